@@ -1,0 +1,166 @@
+"""GovernanceModel: the town, its people and staff, and the daily schedule.
+
+One `step()` is one day; work inside the day runs in continuous time on an event heap,
+so resolution times come out in hours.  The schedule (ODD §3):
+
+    disputes arise → crime occurs → events of the day (reports, grid work, ladder, police)
+    → visits in free hours → perception → observation
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+from mesa.datacollection import DataCollector
+from mesa.experimental.scenarios import Scenario as MesaScenario
+
+from .crime import CrimeProcess
+from .disputes import DisputeProcess
+from .gridwork import GridWork
+from .perception import Perception
+from .population import Population, Resident
+from .queueing import DAY, EventQueue
+from .scenario import RUNGS, Scenario, ScenarioError, load_scenario
+from .town import Town
+
+LEVERS = ("residents_per_grid", "fulltime_ratio", "camera_coverage")
+
+
+def resolve_scenario(scenario: Any = None, overrides: dict[str, Any] | None = None) -> Scenario:
+    """A path, a mapping, a `Scenario` or None (the default scenario) → validated `Scenario`."""
+    if scenario is None or isinstance(scenario, str | Path):
+        base = load_scenario(scenario)
+    elif isinstance(scenario, Scenario):
+        base = scenario
+    elif isinstance(scenario, MesaScenario) and isinstance(getattr(scenario, "params", None), Scenario):
+        base = scenario.params
+    elif isinstance(scenario, dict):
+        from .scenario import validate
+
+        base = validate(scenario, "scenario mapping")
+    else:
+        raise ScenarioError(f"scenario: expected a path, a mapping or a Scenario, not {type(scenario).__name__}")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return base.with_overrides(overrides, base.name) if overrides else base
+
+
+class GovernanceModel(mesa.Model):
+    """Grid-based social governance of one town.
+
+    Args:
+        scenario: path to a scenario YAML, a mapping, a `sim.Scenario`, or None for
+            `scenarios/default.yaml`.
+        rng: Mesa's seed argument; defaults to the scenario's `seed`.
+        residents_per_grid, fulltime_ratio, camera_coverage: the three levers.
+        days, scale: run length and representative fraction.
+        overrides: any other parameters by dotted key, e.g. `{"staffing.fulltime_hours": 6}`.
+    """
+
+    def __init__(self, scenario=None, rng=None, *, residents_per_grid=None, fulltime_ratio=None, camera_coverage=None,
+                 days=None, scale=None, overrides: dict[str, Any] | None = None):
+        params = resolve_scenario(scenario, {**(overrides or {}), "residents_per_grid": residents_per_grid,
+                                             "fulltime_ratio": fulltime_ratio, "camera_coverage": camera_coverage,
+                                             "days": days, "scale": scale})
+        seed = params.seed if rng is None else rng
+        super().__init__(rng=seed)
+        self.params = params
+        self.seed = seed
+        self.day = 0
+        self.events = EventQueue()
+
+        self.town = Town(params, self.rng)
+        self.cameras = int(round(self.town.place_cameras(params.camera_coverage, self.rng) * params.crime.cameras_per_covered_cell))
+        self.property_layers = self.town.property_layers()
+        self.population = Population(self.town, params, self.rng)
+        self.grid_work = GridWork(self)
+        self.crime = CrimeProcess(self)
+        self.disputes = DisputeProcess(self)
+        self.perception = Perception(self)
+        self.handlers = {
+            DisputeProcess.ARRIVE: self.disputes.on_arrive,
+            DisputeProcess.READY: self.disputes.on_ready,
+            DisputeProcess.CLOSE: self.disputes.on_close,
+            DisputeProcess.HIDDEN: self.disputes.on_hidden,
+            CrimeProcess.ARRIVE: self.crime.on_arrive,
+            CrimeProcess.CLOSE: self.crime.on_close,
+        }
+        self.guardian_per_1000 = np.zeros(self.town.n_grids)
+        self.patrol_today = np.zeros(self.town.n_townships)
+        self._residents: dict[int, Resident] = {}
+        self.datacollector = DataCollector(model_reporters=self._reporters())
+
+    # ------------------------------------------------------------------ schedule
+    def step(self) -> None:
+        day = self.day = self.steps - 1
+        t0, t1 = day * DAY, (day + 1) * DAY
+        self.disputes.arise(t0)
+        self.crime.occur(t0, self.guardian_per_1000)
+        for time, _seq, kind, ident, arg in self.events.pop_before(t1):
+            self.handlers[kind](time, ident, arg)
+        p_find = self.grid_work.visit(day)
+        self.disputes.found_by_visits(p_find, t1)
+        self.patrol_today = self.crime.patrol_hours(day)
+        self._update_guardianship()
+        self.perception.update(day)
+        self.datacollector.collect(self)
+        if self.steps >= self.params.days:
+            self.running = False
+
+    def run(self, progress=None) -> "GovernanceModel":
+        """Step until the scenario's horizon; `progress` is called after each day."""
+        while self.running:
+            self.step()
+            if progress is not None:
+                progress(self)
+        return self
+
+    def _update_guardianship(self) -> None:
+        town = self.town
+        patrol = self.patrol_today / np.maximum(town.township_pop, 1.0) * 1000.0
+        self.guardian_per_1000 = self.grid_work.visit_hours_by_grid / np.maximum(town.grid_pop, 1.0) * 1000.0 + patrol[town.grid_township]
+
+    # ------------------------------------------------------------------ views
+    def resident(self, rid: int) -> Resident:
+        """A Mesa agent viewing resident `rid` (made on first request, then reused)."""
+        if rid not in self._residents:
+            self._residents[rid] = Resident(self, rid)
+        return self._residents[rid]
+
+    @property
+    def now(self) -> float:
+        """Hours since the start of the run (end of the last completed day)."""
+        return self.steps * DAY
+
+    def _reporters(self) -> dict:
+        d, c, pr = self.disputes, self.crime, self.perception
+        rep = {
+            "day": lambda m: m.steps,
+            "disputes_new": lambda m: d.today["new"],
+            "disputes_reported": lambda m: d.today["reported"],
+            "disputes_found_by_visit": lambda m: d.today["found_by_visit"],
+            "disputes_resolved": lambda m: d.today["resolved"],
+            "disputes_converted": lambda m: d.today["converted"],
+            "disputes_open": lambda m: int(d.open_by_grid.sum()),
+            "incidents": lambda m: c.today["incidents"],
+            "incidents_known": lambda m: c.today["known"],
+            "incidents_cleared": lambda m: c.today["cleared"],
+            "safety_mean": lambda m: float(m.population.safety.mean()),
+            "safety_share_safe": lambda m: pr.share_safe(),
+            "survey_share_safe": lambda m: pr.survey[-1]["share_safe"] if pr.survey and pr.survey[-1]["day"] == m.steps else np.nan,
+            "trust_mean": lambda m: float(m.population.trust.mean()),
+            "worker_utilisation": lambda m: m.grid_work.utilisation(m.day),
+            "visits": lambda m: float(m.grid_work.visits_by_grid.sum()),
+            "patrol_hours": lambda m: float(m.patrol_today.sum()),
+        }
+        for i, name in enumerate(RUNGS):
+            rep[f"backlog_{name}"] = (lambda k: (lambda m: int(d.backlog[k])))(i)
+        return rep
+
+    def as_mesa_scenario(self) -> MesaScenario:
+        """The parameters as a Mesa `Scenario` (flat dotted keys), the convention Mesa 4 takes."""
+        sc = MesaScenario(rng=self.seed, **{k.replace(".", "__"): v for k, v in self.params.flat().items()})
+        sc.params = self.params
+        return sc

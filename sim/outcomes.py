@@ -1,0 +1,119 @@
+"""The outcomes of a run (MODEL.md §5), computed from the event tables and the daily series.
+
+Everything here reads the finished model; nothing here changes it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .crime import CLEARED, PENDING, UNCLEARED, UNREPORTED
+from .disputes import CONVERTED, GRID, RESOLVED
+from .scenario import RUNGS
+
+
+def _stats(x: np.ndarray, prefix: str) -> dict[str, float]:
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return {f"{prefix}_mean": math.nan, f"{prefix}_median": math.nan, f"{prefix}_p90": math.nan}
+    return {f"{prefix}_mean": float(x.mean()), f"{prefix}_median": float(np.median(x)), f"{prefix}_p90": float(np.quantile(x, 0.9))}
+
+
+def dispute_status_at_end(model) -> np.ndarray:
+    """Final status per dispute: 'resolved', 'converted' or 'open' (anything not ended)."""
+    tab = model.disputes.table
+    st = tab.status[: tab.n]
+    return np.where(st == RESOLVED, "resolved", np.where(st == CONVERTED, "converted", "open"))
+
+
+def summarise(model) -> dict:
+    p, tab, inc = model.params, model.disputes.table, model.crime.table
+    n, days = model.population.n, max(model.steps, 1)
+    per_10k_year = 1e4 / n * 365.0 / days
+    st = tab.status[: tab.n]
+    onset, known, close = tab.onset[: tab.n], tab.t_known[: tab.n], tab.t_close[: tab.n]
+    resolved = st == RESOLVED
+    rung = tab.rung[: tab.n]
+    out: dict = {}
+    out.update(_stats(close[resolved] - onset[resolved], "resolution_hours"))
+    out.update(_stats(close[resolved] - known[resolved], "report_to_resolution_hours"))
+    for i, name in enumerate(RUNGS):
+        at = resolved & (rung == i)
+        out[f"resolution_hours_mean_{name}"] = float(np.mean(close[at] - onset[at])) if at.any() else math.nan
+    n_disp = int(tab.n)
+    n_known = int(np.isfinite(known).sum())
+    out.update({
+        "disputes": n_disp,
+        "disputes_per_10k_year": n_disp * per_10k_year,
+        "disputes_resolved": int(resolved.sum()),
+        "disputes_converted": int((st == CONVERTED).sum()),
+        "disputes_open": int(n_disp - resolved.sum() - (st == CONVERTED).sum()),
+        "share_open": float((n_disp - resolved.sum() - (st == CONVERTED).sum()) / n_disp) if n_disp else math.nan,
+        "share_known": n_known / n_disp if n_disp else math.nan,
+        "share_settled_in_grid": float((resolved & (rung == GRID)).sum() / resolved.sum()) if resolved.any() else math.nan,
+        "escalation_rate": float((tab.escalations[: tab.n] > 0)[np.isfinite(known)].mean()) if n_known else math.nan,
+        "timeout_rate": float((tab.timeouts[: tab.n] > 0)[np.isfinite(known)].mean()) if n_known else math.nan,
+        "conversions_per_10k_year": float((st == CONVERTED).sum() * per_10k_year),
+    })
+    for i, name in enumerate(RUNGS):
+        out[f"backlog_{name}"] = int(model.disputes.backlog[i])
+
+    ist = inc.status[: inc.n]
+    known_i = np.isfinite(inc.t_detect[: inc.n])
+    n_inc = int(inc.n)
+    resp = inc.t_response[: inc.n] - inc.t_detect[: inc.n]
+    out.update({
+        "incidents": n_inc,
+        "incidents_per_10k_year": n_inc * per_10k_year,
+        "incidents_known_per_10k_year": int(known_i.sum()) * per_10k_year,
+        "incidents_cleared": int((ist == CLEARED).sum()),
+        "incidents_uncleared": int((ist == UNCLEARED).sum()),
+        "incidents_unreported": int((ist == UNREPORTED).sum()),
+        "incidents_open": int((ist == PENDING).sum()),
+        "detection_rate": float(known_i.mean()) if n_inc else math.nan,
+        "camera_detection_share": float((inc.detected_by[: inc.n] == 1)[known_i].mean()) if known_i.any() else math.nan,
+        "clearance_rate": float((ist == CLEARED).sum() / max(1, (ist == CLEARED).sum() + (ist == UNCLEARED).sum())),
+    })
+    out.update(_stats(resp, "police_response_hours"))
+
+    pr = model.perception
+    last = pr.survey[-1] if pr.survey else {}
+    out.update({
+        "survey_share_safe": last.get("share_safe", math.nan),
+        "survey_se": last.get("se", math.nan),
+        "survey_share_safe_year_mean": float(np.mean([s["share_safe"] for s in pr.survey])) if pr.survey else math.nan,
+        "population_share_safe": pr.share_safe(),
+        "safety_mean": float(model.population.safety.mean()),
+        "safety_spread_across_grids": pr.spread_across_grids(),
+        "trust_mean": float(model.population.trust.mean()),
+    })
+
+    series = model.datacollector.get_model_vars_dataframe()
+    gw = model.grid_work
+    n_full = int(gw.fulltime.sum())
+    out.update({
+        "worker_utilisation": float(series["worker_utilisation"].mean()) if len(series) else math.nan,
+        "visits_per_household_month": float(series["visits"].mean() * 30.0 / gw.households.sum()) if len(series) else math.nan,
+        "grids_overloaded_by_routine": int(gw.routine_overload.sum()),
+    })
+
+    s, c = p.staffing, p.crime
+    cost_workers = 12 * (n_full * s.fulltime_cost_yuan_month + (gw.n_workers - n_full) * s.parttime_cost_yuan_month)
+    cost_cameras = model.cameras * c.camera_capital_yuan / c.camera_life_years
+    out.update({
+        "cost_yuan_per_year": cost_workers + cost_cameras,
+        "cost_grid_workers_yuan_per_year": cost_workers,
+        "cost_cameras_yuan_per_year": cost_cameras,
+        "cost_yuan_per_resident_year": (cost_workers + cost_cameras) / n,
+    })
+    out.update({
+        "residents": n, "days": days, "grids": model.town.n_grids, "communities": model.town.n_communities,
+        "townships": model.town.n_townships, "cells": model.town.n_cells, "cell_km": model.town.cell_km,
+        "grid_workers": gw.n_workers, "grid_workers_fulltime": n_full,
+        "police_on_duty": model.crime.police.n, "community_mediators": model.disputes.pools[1].n,
+        "township_mediators": model.disputes.pools[2].n, "court_slots": model.disputes.pools[4].n,
+        "cameras": model.cameras, "residents_per_grid_actual": n / model.town.n_grids,
+    })
+    return out

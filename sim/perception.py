@@ -1,0 +1,116 @@
+"""Perceived safety, trust and the survey (ODD submodel 7 and the observation).
+
+Each resident's perceived safety `s ∈ [0, 1]` moves each day a step `adapt_daily` toward
+a target: its own baseline, lowered by remembered victimisation, by known crime and by
+unresolved disputes in its grid, and by its own badly handled disputes; raised by grid
+workers' visits, by visible police patrols and (a little) by a camera near home.  Grid- and
+cell-level signals are computed on the cells and gathered to residents in one indexing
+operation; nothing here loops over residents.
+
+The survey asks `survey_n` residents; an answer is the resident's `s` plus answer noise,
+cut into five categories by `cutpoints`.  The reported "safety %" is the share at or above
+*basically safe* (the top three of five answers), as the cities report.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .disputes import CONVERTED
+from .crime import CLEARED
+
+ANSWERS = ("unsafe", "not very safe", "basically safe", "safe", "very safe")
+
+
+class Perception:
+    def __init__(self, model):
+        self.model = model
+        p = model.params.perception
+        self.p = p
+        self.victim_decay = np.float32(math.exp(-1.0 / p.victim_memory_days))
+        self.dispute_decay = np.float32(math.exp(-1.0 / p.dispute_memory_days))
+        self.area_decay = math.exp(-1.0 / p.area_memory_days)
+        self.safe_cut = np.float32(p.cutpoints[1])  # "basically safe" and above
+        town = model.town
+        self.grid_per_1000 = 1000.0 / np.maximum(town.grid_pop, 1.0)
+        self.visit_rate = np.zeros(town.n_grids)   # visits per household per month (30-day moving average)
+        self.patrol_per_1000 = np.zeros(town.n_grids)
+        self.survey: list[dict] = []
+
+    def update(self, day: int) -> None:
+        m, p, pop, town = self.model, self.p, self.model.population, self.model.town
+        # --- events of the day touch only the residents involved
+        victims, closed_incidents = m.crime.pop_day()
+        if len(victims):
+            np.add.at(pop.victim_memory, victims, np.float32(1.0))
+        closed = m.disputes.pop_closed()
+        if closed:
+            tab = m.disputes.table
+            c = np.fromiter((x[0] for x in closed), np.int64, len(closed))
+            status = np.fromiter((x[1] for x in closed), np.int8, len(closed))
+            hours = np.fromiter((x[2] for x in closed), float, len(closed))
+            fast = np.exp(-np.nan_to_num(hours, nan=np.inf) / p.trust_time_hours)
+            d_trust = np.where(status == CONVERTED, -p.trust_loss_unhandled, p.trust_gain * fast - p.trust_loss * (1 - fast))
+            bad = np.where(status == CONVERTED, 1.0, 1.0 - fast).astype(np.float32)
+            parties = np.concatenate([tab.party_a[c], tab.party_b[c]])
+            np.add.at(pop.trust, parties, np.tile(d_trust, 2).astype(np.float32))
+            np.add.at(pop.dispute_memory, parties, np.tile(bad, 2))
+        if closed_incidents:
+            tab = m.crime.table
+            i = np.fromiter((x[0] for x in closed_incidents), np.int64, len(closed_incidents))
+            ok = np.fromiter((x[1] == CLEARED for x in closed_incidents), bool, len(closed_incidents))
+            np.add.at(pop.trust, tab.victim[i], np.where(ok, p.trust_gain, -p.trust_loss_unhandled).astype(np.float32))
+
+        # --- grid and cell signals (small arrays)
+        gw = m.grid_work
+        self.visit_rate += (gw.visits_by_grid * 30.0 / gw.households - self.visit_rate) / 30.0
+        self.patrol_per_1000 = (m.patrol_today / np.maximum(town.township_pop, 1.0) * 1000.0)[town.grid_township]
+        m.crime.area_memory *= self.area_decay
+        grid_term = (p.w_visit * self.visit_rate + p.w_patrol * self.patrol_per_1000
+                     - p.w_area_crime * m.crime.area_memory * self.grid_per_1000
+                     - p.w_disorder * m.disputes.open_by_grid * self.grid_per_1000)
+        cell_term = (grid_term[town.grid] + p.w_camera * town.near_camera).astype(np.float32)
+
+        # --- whole-population update: a handful of array operations
+        pop.victim_memory *= self.victim_decay
+        pop.dispute_memory *= self.dispute_decay
+        np.clip(pop.trust, 0.0, 1.0, out=pop.trust)
+        pop.trust += np.float32(p.trust_relax_daily) * (pop.base_trust - pop.trust)
+        target = pop.base_safety + cell_term[pop.home]
+        target -= np.float32(p.w_victim) * pop.victim_memory
+        target -= np.float32(p.w_dispute) * pop.dispute_memory
+        np.clip(target, 0.0, 1.0, out=target)
+        pop.safety += np.float32(p.adapt_daily) * (target - pop.safety)
+
+        if (day + 1) % p.survey_every_days == 0 or day + 1 == m.params.days:
+            self.survey.append(self.take_survey(day))
+
+    def share_safe(self) -> float:
+        pop = self.model.population
+        return float(np.count_nonzero(pop.safety >= self.safe_cut)) / pop.n
+
+    def answers(self, ids: np.ndarray) -> np.ndarray:
+        """Survey answers 0 (unsafe) … 4 (very safe) of the given residents."""
+        pop, rng = self.model.population, self.model.rng
+        felt = pop.safety[ids] + rng.normal(0.0, self.p.answer_noise_sd, len(ids))
+        return np.searchsorted(np.asarray(self.p.cutpoints), felt, side="right")
+
+    def take_survey(self, day: int) -> dict:
+        pop, rng = self.model.population, self.model.rng
+        n = min(self.p.survey_n, pop.n)
+        ids = rng.choice(pop.n, size=n, replace=False)
+        a = self.answers(ids)
+        share = float(np.mean(a >= 2))
+        counts = np.bincount(a, minlength=5)
+        return {"day": day + 1, "n": n, "share_safe": share, "se": math.sqrt(max(share * (1 - share), 1e-12) / n),
+                **{f"answer_{k.replace(' ', '_')}": int(v) for k, v in zip(ANSWERS, counts)},
+                "population_share_safe": self.share_safe()}
+
+    def spread_across_grids(self) -> float:
+        """Standard deviation, across grids, of grid mean perceived safety."""
+        pop, town = self.model.population, self.model.town
+        means = np.bincount(pop.grid, weights=pop.safety, minlength=town.n_grids) / np.maximum(
+            np.bincount(pop.grid, minlength=town.n_grids), 1)
+        return float(np.std(means))

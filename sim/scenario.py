@@ -1,0 +1,506 @@
+"""Scenario schema, loading and one-line errors.
+
+Every behavioural number of the model is a field here, with a default, a unit and a
+source (or the word *assumption*).  The model reads the validated `Scenario` once, in
+`GovernanceModel.__init__`.  `docs/ODD.md`'s parameter table is generated from this file
+(`python -m sim.scenario --markdown`), so the two cannot drift apart.
+
+A scenario YAML gives any subset of the fields, nested as below.  A leaf may be written
+plainly (`residents_per_grid: 730`) or with its provenance
+(`residents_per_grid: {value: 730, source: "6,042,852 / 8,271 grids …"}`); a top-level
+`sources:` mapping of dotted keys to text does the same.  Unknown keys, wrong types and
+out-of-range values are refused with one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIO = ROOT / "scenarios" / "default.yaml"
+
+SEVERITIES = ("minor", "moderate", "serious")
+DISPUTE_TYPES = ("neighbour", "family", "land_property", "property_management", "consumer_labour")
+CRIME_TYPES = ("theft", "burglary", "robbery", "assault")
+RUNGS = ("grid", "community", "township", "police", "court")
+
+Prob = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+Per3 = tuple[Prob, Prob, Prob]
+Per3Hours = tuple[NonNeg, NonNeg, NonNeg]
+
+
+class ScenarioError(ValueError):
+    """A bad scenario: the message is the whole one-line explanation."""
+
+
+def P(default: Any, unit: str, source: str, desc: str, **limits: Any) -> Any:
+    """A scenario parameter: default, unit, source and allowed range in one place."""
+    return Field(default, description=desc, json_schema_extra={"unit": unit, "source": source}, **limits)
+
+
+ASSUME = "assumption"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- town
+class Town(Section):
+    residents_per_cell: float = P(50.0, "residents/cell", ASSUME + " (about one residential building or 18 households)",
+                                  "mean residents of an inhabited cell; sets the town's resolution", ge=5, le=5000)
+    household_size: float = P(2.74, "persons/household", "Huizhou 2020 census, 2.74 persons per family household (literature_facts §1)",
+                              "converts residents to households for visits", ge=1.0, le=6.0)
+    centre_decay_km: float = P(4.0, "km", ASSUME, "scale of the fall of density away from the town centre", gt=0)
+    rural_floor: float = P(0.15, "share", ASSUME, "density far from the centre, relative to the centre", ge=0, le=1)
+    cell_pop_cv: float = P(0.5, "ratio", ASSUME, "coefficient of variation of residents between cells of like density", ge=0, le=3)
+    public_space_share: float = P(0.2, "share of cells", ASSUME + " (streets, markets, squares)",
+                                  "share of cells that are public space, where street crime happens and cameras hang", gt=0, le=1)
+    residents_per_community: float = P(4681.0, "residents", "Huizhou: 6,042,852 residents / 1,291 villages and communities (city_figures)",
+                                       "community (社区/村) size: grids are grouped into communities", ge=100)
+    residents_per_township: float = P(78478.0, "residents", "Huizhou: 6,042,852 residents / 77 town-level governance centres (city_figures)",
+                                      "township (街道/乡镇) size: communities are grouped into townships", ge=1000)
+
+
+# --------------------------------------------------------------------------- staff
+class Staffing(Section):
+    workers_per_grid: float = P(3.0, "grid workers/grid", ASSUME + " between Laibin ≈1 and Fangchenggang/Putian ≈4.9 per grid",
+                                "grid workers (full- and part-time together) serving each grid", ge=0.05, le=50)
+    fulltime_hours: float = P(8.0, "h/day", ASSUME + " (a working day)", "hours a full-time grid worker works its grid each day", gt=0, le=24)
+    parttime_hours: float = P(2.0, "h/day", ASSUME + " (party members, property staff, guards doing it beside a job; Fangchenggang)",
+                              "hours a part-time grid worker gives its grid each day", gt=0, le=24)
+    shift_start: float = P(8.5, "hour of day", ASSUME, "when the grid workers' day begins", ge=0, lt=24)
+    parttime_shift_start: float = P(18.0, "hour of day", ASSUME + " (after their main job)", "when part-time grid workers begin", ge=0, lt=24)
+    routine_hours_per_1000: float = P(4.0, "h/1,000 residents/day",
+                                      ASSUME + " (information collection, inspections and services assigned from above come first)",
+                                      "routine duties that take a grid team's hours before casework and visits, ∝ the grid's residents", ge=0)
+    visits_per_hour: float = P(1.0, "households/h", ASSUME + " (Economist 2018: a Beijing grid manager aims at 1–5 visits a day)",
+                               "household visits a grid worker makes in an hour free of casework", ge=0, le=20)
+    visit_detect_prob: Prob = P(0.6, "probability", ASSUME, "chance a visit to a household with a hidden dispute reveals it")
+    fulltime_skill: float = P(1.0, "multiplier", ASSUME, "multiplier on the chance of settling a dispute on the spot, full-time", ge=0, le=2)
+    parttime_skill: float = P(0.7, "multiplier", ASSUME + " (less training and time)", "the same for part-time grid workers", ge=0, le=2)
+    fulltime_cost_yuan_month: float = P(2500.0, "yuan/month", "Putian 2024 ≈2,200; Hohhot 2024 2,270; Xinfu 3,300–4,300 (literature_facts §2)",
+                                        "employer cost of one full-time grid worker", ge=0)
+    parttime_cost_yuan_month: float = P(800.0, "yuan/month", ASSUME + " (subsidy; weak web figures 1,500–2,000 base for part-time)",
+                                        "cost of one part-time grid worker", ge=0)
+    mediators_per_10k: float = P(20.2, "mediators/10,000 residents",
+                                 "2022: 3.176 M people's mediators of whom 412,000 full-time, 1.41 bn residents → 22.5/10k, less the full-time 2.9 (literature_facts §3)",
+                                 "community (village) people's mediators", ge=0)
+    mediator_hours: float = P(2.0, "h/day", ASSUME + " (mostly part-time volunteers)", "hours a community mediator gives each day", gt=0, le=24)
+    township_mediators_per_10k: float = P(2.9, "mediators/10,000 residents", "412,000 full-time mediators / 1.41 bn (literature_facts §3)",
+                                          "full-time mediators at the township governance centre", ge=0)
+    township_hours: float = P(8.0, "h/day", ASSUME, "hours a township mediator works each day", gt=0, le=24)
+    police_per_10k: float = P(12.0, "officers/10,000 residents", "Fan Peng (CASS) 2014: ≈120 per 100,000 (literature_facts §4)",
+                              "police officers", ge=0)
+    police_on_duty_share: Prob = P(0.33, "share", ASSUME + " (three shifts)", "share of officers on duty at any hour (modelled as always-on servers)")
+    police_posting: Literal["village", "station"] = P("village", "choice", "Huizhou 一村(居)一警; Guigang 一村一警务助理 (city_figures)",
+                                                      "officers posted in villages/communities, or all at the township station")
+    police_speed_kmh: float = P(30.0, "km/h", ASSUME, "travel speed of a responding officer", gt=0)
+    police_dispatch_hours: float = P(0.1, "h", ASSUME, "from a call reaching the police to an officer setting out", ge=0)
+    detour_factor: float = P(1.3, "ratio", ASSUME + " (road distance / straight line)", "road distance over straight-line distance", ge=1, le=3)
+    court_servers_per_100k: float = P(3.0, "judges' case slots/100,000 residents", ASSUME, "court capacity given to these disputes", ge=0)
+    court_hours: float = P(8.0, "h/day", ASSUME, "hours a court slot works each day", gt=0, le=24)
+
+
+# --------------------------------------------------------------------------- ladder
+class Rung(Section):
+    success: Per3 = P((0.5, 0.5, 0.5), "probability by severity", ASSUME, "chance this rung settles a case (minor, moderate, serious)")
+    service_mean_hours: Per3Hours = P((2.0, 2.0, 2.0), "working hours by severity", ASSUME, "mean effort a case takes at this rung")
+    service_cv: float = P(1.0, "ratio", ASSUME + " (1 = exponential)", "coefficient of variation of service effort (gamma)", gt=0, le=5)
+    wait_threshold_hours: float = P(72.0, "h", ASSUME, "a case waiting longer than this escalates (severity +1) to the next rung", gt=0)
+    handoff_hours: float = P(0.0, "h", ASSUME, "mean calendar delay (exponential) from arriving at the rung to being ready for service: notices, scheduling parties", ge=0)
+
+
+def _rung(success, service, threshold, handoff, src, cv=1.0):
+    return Field(default_factory=lambda: Rung(success=success, service_mean_hours=service, wait_threshold_hours=threshold,
+                                              handoff_hours=handoff, service_cv=cv),
+                 json_schema_extra={"unit": "section", "source": src})
+
+
+class Ladder(Section):
+    grid: Rung = _rung((0.8, 0.4, 0.05), (1.0, 2.0, 2.0), 72.0, 0.0,
+                       "threshold: Fengxian rule 2018, solve same day else within 2–3 days (literature_facts §2); rest assumption")
+    community: Rung = _rung((0.9, 0.75, 0.5), (3.0, 6.0, 10.0), 168.0, 72.0,
+                            "threshold: hard cases within 7 days (Fengxian 2018); success: mediation > 96 % overall (MOJ 2018); rest assumption")
+    township: Rung = _rung((0.95, 0.85, 0.7), (4.0, 8.0, 16.0), 360.0, 120.0,
+                           "threshold: at most 15 days (Fengxian 2018); mediation normally within one month (MOJ 2002 Art. 33); rest assumption")
+    police: Rung = _rung((0.8, 0.7, 0.6), (1.5, 2.0, 3.0), 48.0, 0.0,
+                         ASSUME + "; police handle serious escalated disputes (disputes are >1/3 of 110 calls, Nantong; literature_facts §3)")
+    court: Rung = _rung((1.0, 1.0, 1.0), (16.0, 24.0, 40.0), 1.0e9, 720.0, ASSUME + " (a judgment ends the dispute)")
+    police_from_severity: int = P(3, "severity level (1–3)", ASSUME,
+                                  "escalated disputes at least this severe go to the police instead of the township centre", ge=1, le=4)
+
+
+# --------------------------------------------------------------------------- disputes
+class TypeShares(Section):
+    neighbour: NonNeg = P(0.33, "share", "county report 2022: neighbour 28.1 % (literature_facts §3), renormalised over five types", "")
+    family: NonNeg = P(0.13, "share", "marriage/family/inheritance 10.9 % (same report), renormalised", "")
+    land_property: NonNeg = P(0.39, "share", "forest/land 23.7 + acquisition 5.3 + housing 3.8 % (same report), renormalised", "")
+    property_management: NonNeg = P(0.05, "share", ASSUME + " (urban; 2 cases in the rural county report)", "")
+    consumer_labour: NonNeg = P(0.10, "share", "damages 7.5 + contract 2.1 + labour 0.8 % (same report), renormalised", "")
+
+
+class SeverityByType(Section):
+    neighbour: Per3 = P((0.7, 0.25, 0.05), "probabilities", ASSUME, "")
+    family: Per3 = P((0.5, 0.35, 0.15), "probabilities", ASSUME + " (marriage/family disputes settle less often, Linhai 2024)", "")
+    land_property: Per3 = P((0.4, 0.4, 0.2), "probabilities", ASSUME + " (30 of 41 unresolved county cases were land)", "")
+    property_management: Per3 = P((0.6, 0.3, 0.1), "probabilities", ASSUME, "")
+    consumer_labour: Per3 = P((0.5, 0.4, 0.1), "probabilities", ASSUME, "")
+
+
+class Disputes(Section):
+    rate_per_10k_year: float = P(300.0, "disputes/10,000 residents/year",
+                                 "≈106 per 10,000 reach people's mediation (2022, literature_facts §3); most never do: latent rate assumed ≈3×",
+                                 "rate at which disputes arise", ge=0, le=100000)
+    propensity_shape: float = P(2.0, "gamma shape", ASSUME, "heterogeneity of residents' propensity to disputes (mean 1)", gt=0)
+    type_shares: TypeShares = Field(default_factory=TypeShares, json_schema_extra={"unit": "section", "source": "see fields"})
+    severity: SeverityByType = Field(default_factory=SeverityByType, json_schema_extra={"unit": "section", "source": "see fields"})
+    report_prob: Per3 = P((0.3, 0.5, 0.7), "probability by severity", ASSUME, "chance a party reports a dispute when it starts, at trust 0.5")
+    report_trust_slope: float = P(0.6, "probability per unit trust", ASSUME, "how much trust raises the chance to report", ge=0, le=2)
+    report_delay_hours: float = P(6.0, "h", ASSUME, "mean delay (exponential) from onset to a report", ge=0)
+    latent_report_daily: Per3 = P((0.01, 0.03, 0.08), "probability/day by severity", ASSUME, "daily chance a hidden dispute is reported after all")
+    fester_daily: Prob = P(0.01, "probability/day", ASSUME, "daily chance a hidden dispute grows one severity level")
+    conversion_daily: Per3 = P((0.0, 0.0002, 0.002), "hazard/day by severity",
+                               ASSUME + " (民转刑 is rare: 137 cases in one district 2017–19, literature_facts §3)",
+                               "daily hazard that an open dispute turns into an assault (民转刑)")
+    instant_discovery: bool = P(False, "flag", "test switch", "every dispute is reported the moment it starts (queueing checks)")
+
+
+# --------------------------------------------------------------------------- crime
+class PerCrime(Section):
+    theft: NonNeg = 0.0
+    burglary: NonNeg = 0.0
+    robbery: NonNeg = 0.0
+    assault: NonNeg = 0.0
+
+
+def _per_crime(values, unit, src, desc):
+    return Field(default_factory=lambda: PerCrime(**dict(zip(CRIME_TYPES, values))),
+                 description=desc, json_schema_extra={"unit": unit, "source": src})
+
+
+class Crime(Section):
+    rate_per_10k_year: PerCrime = _per_crime((40.0, 8.0, 1.5, 6.0), "incidents/10,000 residents/year",
+                                             ASSUME + " anchored on Guigang 2016: 9,060 criminal cases filed / 4.32 M = 21 per 10,000 (city_figures), with under-reporting",
+                                             "true incidence by type")
+    victim_report_prob: PerCrime = _per_crime((0.4, 0.7, 0.8, 0.6), "probability", ASSUME, "chance a victim reports, by type")
+    clearance_prob: PerCrime = _per_crime((0.15, 0.25, 0.5, 0.6), "probability", ASSUME, "chance a reported incident is cleared without footage")
+    investigation_hours: PerCrime = _per_crime((4.0, 6.0, 2.0, 3.0), "working hours", ASSUME + " (Jincheng robbery: call to arrest 1 h 52 min)",
+                                               "mean police effort on an incident (exponential)")
+    camera_deterrence: Prob = P(0.16, "share of street crime prevented in view",
+                                "Welsh & Farrington 2009: −16 % on average (car parks −51 %, centres −7 %) (literature_facts §4)",
+                                "street crime avoided in cells a camera covers")
+    camera_detect_prob: Prob = P(0.3, "probability", ASSUME + " (actively monitored feeds, Piza et al. 2019)",
+                                 "chance a camera in view reveals an incident")
+    camera_clearance_boost: Prob = P(0.25, "probability added", ASSUME + " (Guigang 2016: +27.7 % cases solved with 1,334 new cameras)",
+                                     "footage raises the chance of clearing an incident in view")
+    guardianship_deterrence: float = P(0.005, "per patrol-or-visit hour/1,000 residents/day", ASSUME + " (Braga et al. 2019: hot-spot patrols cut crime a little)",
+                                       "crime rate in a grid is multiplied by exp(−this × guardian hours)", ge=0)
+    report_delay_hours: float = P(0.5, "h", ASSUME, "mean delay from an incident to a victim's call", ge=0)
+    cameras_per_covered_cell: float = P(1.0, "cameras/cell", ASSUME, "cameras needed to cover one public cell (for costs)", ge=0)
+    camera_capital_yuan: float = P(6296.0, "yuan/camera", "Laibin: 221 M yuan for 35,100 cameras (city_figures)", "capital cost per camera", ge=0)
+    camera_life_years: float = P(6.0, "years", ASSUME, "years over which a camera's capital cost is spread", gt=0)
+
+
+# --------------------------------------------------------------------------- perception
+class Perception(Section):
+    safety_mean: Prob = P(0.55, "score 0–1", ASSUME + " (calibrated by `gridsim calibrate`)", "mean of residents' baseline perceived safety")
+    safety_sd: float = P(0.18, "score 0–1", ASSUME, "spread of baseline perceived safety between residents", ge=0.01, le=0.45)
+    adapt_daily: Prob = P(0.03, "share/day", ASSUME + " (a memory of about a month)", "how fast perceived safety moves toward its target")
+    w_victim: float = P(0.25, "score per victimisation", "victims of the last 12 months twice as likely to fear crime (Oregon survey, literature_facts §4); size assumption",
+                        "drop in own safety target per remembered victimisation", ge=0)
+    victim_memory_days: float = P(365.0, "days", "'past 12 months' (Oregon survey)", "e-folding time of the memory of victimisation", gt=0)
+    w_area_crime: float = P(0.01, "score per incident/1,000 residents", ASSUME + " (indirect victimisation, Tseloni & Zarafonitou 2008)",
+                            "drop in safety per recent known incident in one's grid", ge=0)
+    area_memory_days: float = P(90.0, "days", ASSUME, "e-folding time of the memory of crime in one's grid", gt=0)
+    w_disorder: float = P(0.02, "score per open dispute/1,000 residents", ASSUME, "drop in safety per unresolved known dispute in one's grid", ge=0)
+    w_visit: float = P(0.04, "score per visit/household/month", ASSUME, "rise in safety from grid workers being seen", ge=0)
+    w_patrol: float = P(0.005, "score per patrol hour/1,000 residents/day", ASSUME + " (foot patrol lowers fear, Newark 1981)",
+                        "rise in safety from visible police patrols", ge=0)
+    w_camera: float = P(0.01, "score", "small: little evidence cameras reduce fear (Lorenc et al. 2013; Gill et al. 2007)",
+                        "rise in safety when a camera covers one's home cell or its neighbours", ge=0)
+    w_dispute: float = P(0.15, "score per bad experience", ASSUME, "drop in safety per remembered badly handled dispute of one's own", ge=0)
+    dispute_memory_days: float = P(180.0, "days", ASSUME, "e-folding time of the memory of one's own dispute", gt=0)
+    trust_mean: Prob = P(0.6, "score 0–1", ASSUME, "mean baseline trust in the governance system")
+    trust_sd: float = P(0.15, "score 0–1", ASSUME, "spread of baseline trust", ge=0.01, le=0.45)
+    trust_relax_daily: Prob = P(0.005, "share/day", ASSUME, "daily pull of trust back toward its baseline")
+    trust_gain: float = P(0.08, "trust", ASSUME, "trust gained when one's dispute is settled fast", ge=0, le=1)
+    trust_loss: float = P(0.08, "trust", ASSUME, "trust lost when it is settled slowly", ge=0, le=1)
+    trust_time_hours: float = P(72.0, "h", "grid-event deadline of 2–3 days (Fengxian 2018)", "resolution time at which a settlement stops raising trust", gt=0)
+    trust_loss_unhandled: float = P(0.15, "trust", ASSUME, "trust lost when one's dispute turns violent or one's crime goes uncleared", ge=0, le=1)
+    cutpoints: tuple[Prob, Prob, Prob, Prob] = P((0.2, 0.4, 0.6, 0.8), "score 0–1", ASSUME,
+                                                 "boundaries of the five answers: unsafe | not very safe | basically safe | safe | very safe")
+    answer_noise_sd: float = P(0.05, "score 0–1", ASSUME, "noise in how a resident maps its feeling to an answer", ge=0)
+    survey_n: int = P(1000, "respondents", ASSUME + " (provincial surveys sample thousands; Tibet 2016 n=3,240)", "sample size of each survey", ge=1)
+    survey_every_days: int = P(91, "days", "Guigang: surveyed every quarter (city_figures)", "days between surveys", ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        c = self.cutpoints
+        if not all(a < b for a, b in zip(c, c[1:])):
+            raise ValueError("cutpoints must increase")
+        return self
+
+
+# --------------------------------------------------------------------------- scenario
+class Scenario(Section):
+    """A whole scenario: town, levers, staff, ladder, disputes, crime, perception."""
+
+    name: str = P("default", "text", "-", "scenario name")
+    description: str = P("", "text", "-", "what this scenario represents")
+    seed: int = P(20261125, "integer", "-", "seed of the run (overridden by --seed / rng=)", ge=0)
+    days: int = P(365, "days", "a year, as the cities report", "length of the run", ge=1, le=36500)
+    population: int = P(100_000, "residents", ASSUME + " (a representative district)", "residents of the town (at scale 1)", ge=1, le=50_000_000)
+    area_km2: float = P(200.0, "km²", ASSUME + " (500 residents/km², between Huizhou 533 and Guigang 407)", "land area of the town (at scale 1)", gt=0)
+    scale: float = P(1.0, "fraction", "-", "run a representative fraction of the town with the same densities", gt=0, le=1)
+    residents_per_grid: float = P(800.0, "residents/grid", "Putian: 500 households or 800 persons per grid (literature_facts §2); lever",
+                                  "LEVER grid size: target residents of a governance grid", ge=20, le=100_000)
+    fulltime_ratio: Prob = P(0.15, "share", "Laibin: 745 of 5,022 grid workers full-time, 14.8 % (city_figures); lever",
+                             "LEVER share of grid workers who are full-time")
+    camera_coverage: Prob = P(0.5, "share of public cells", ASSUME + "; lever", "LEVER share of public-space cells in a camera's view")
+    town: Town = Field(default_factory=Town, json_schema_extra={"unit": "section", "source": "see fields"})
+    staffing: Staffing = Field(default_factory=Staffing, json_schema_extra={"unit": "section", "source": "see fields"})
+    ladder: Ladder = Field(default_factory=Ladder, json_schema_extra={"unit": "section", "source": "see fields"})
+    disputes: Disputes = Field(default_factory=Disputes, json_schema_extra={"unit": "section", "source": "see fields"})
+    crime: Crime = Field(default_factory=Crime, json_schema_extra={"unit": "section", "source": "see fields"})
+    perception: Perception = Field(default_factory=Perception, json_schema_extra={"unit": "section", "source": "see fields"})
+    sources: dict[str, str] = P({}, "text", "-", "provenance of this file's values, by dotted key")
+
+    @model_validator(mode="after")
+    def _check_sources(self):
+        for key in self.sources:
+            if key not in _LEAVES_CACHE():
+                raise ValueError(f"sources names unknown key {key!r}")
+        return self
+
+    # ---- derived
+    @property
+    def residents(self) -> int:
+        """Residents actually simulated (population × scale)."""
+        return max(1, int(round(self.population * self.scale)))
+
+    @property
+    def area(self) -> float:
+        return self.area_km2 * self.scale
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted key → value for every leaf (for summaries and Mesa's Scenario)."""
+        return flatten(self.model_dump(exclude={"sources"}))
+
+    def with_overrides(self, overrides: dict[str, Any], origin: str = "override") -> "Scenario":
+        data = self.model_dump()
+        for key, value in overrides.items():
+            _set_dotted(data, key, value, origin)
+        return validate(data, origin)
+
+
+# --------------------------------------------------------------------------- helpers
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def leaf_fields(model: type[BaseModel] = Scenario, prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """Dotted key → (FieldInfo, default value) for every leaf parameter of the schema."""
+    out = {}
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            sub_default = f.get_default(call_default_factory=True)
+            for k, (fi, dv) in leaf_fields(ann, f"{prefix}{name}.").items():
+                # section defaults (e.g. a rung's own numbers) override the class defaults
+                out[k] = (fi, _get_dotted(sub_default.model_dump(), k[len(prefix) + len(name) + 1:]))
+        else:
+            out[f"{prefix}{name}"] = (f, f.get_default(call_default_factory=True))
+    return out
+
+
+_LEAVES: dict | None = None
+
+
+def _LEAVES_CACHE() -> dict:
+    global _LEAVES
+    if _LEAVES is None:
+        _LEAVES = leaf_fields()
+    return _LEAVES
+
+
+def _get_dotted(d: dict, key: str) -> Any:
+    for part in key.split("."):
+        d = d[part]
+    return d
+
+
+def _set_dotted(d: dict, key: str, value: Any, origin: str) -> None:
+    parts = key.split(".")
+    if key not in _LEAVES_CACHE():
+        raise ScenarioError(f"{origin}: unknown key {key!r}{_suggest(key, _LEAVES_CACHE())}")
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+    d[parts[-1]] = value
+
+
+def _suggest(key: str, choices) -> str:
+    near = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.5)
+    if not near:
+        near = difflib.get_close_matches(key.split(".")[-1], [c.split(".")[-1] for c in choices], n=1, cutoff=0.6)
+        near = [c for c in choices if c.split(".")[-1] == near[0]][:1] if near else []
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _all_keys() -> set[str]:
+    """Every valid dotted key: leaves and the sections above them."""
+    keys = set(_LEAVES_CACHE())
+    for k in list(keys):
+        parts = k.split(".")
+        keys.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return keys
+
+
+def _bounds(key: str) -> tuple[Any, Any]:
+    info = _LEAVES_CACHE().get(key)
+    lo = hi = None
+    metas = list(info[0].metadata) if info else []
+    # tuple parameters carry their bounds on the element type
+    for arg in getattr(info[0].annotation, "__args__", ()) if info else ():
+        metas += list(getattr(arg, "__metadata__", ()))
+        for m in getattr(arg, "__metadata__", ()):
+            metas += list(getattr(m, "metadata", ()))
+    for m in metas:
+        for name in ("ge", "gt"):
+            if getattr(m, name, None) is not None:
+                lo = getattr(m, name)
+        for name in ("le", "lt"):
+            if getattr(m, name, None) is not None:
+                hi = getattr(m, name)
+    return lo, hi
+
+
+def _range_text(key: str) -> str:
+    lo, hi = _bounds(key)
+    if lo is None and hi is None:
+        return ""
+    return f"; allowed range {'-inf' if lo is None else lo} … {'inf' if hi is None else hi}"
+
+
+def _strip_sources(raw: Any, prefix: str, sources: dict[str, str]) -> Any:
+    """Turn `{value: x, source: s}` leaves into plain values, collecting the sources."""
+    if isinstance(raw, dict):
+        if "value" in raw and set(raw) <= {"value", "source", "unit", "note"}:
+            if "source" in raw:
+                sources[prefix.rstrip(".")] = str(raw["source"])
+            return raw["value"]
+        return {k: _strip_sources(v, f"{prefix}{k}.", sources) if k != "sources" else v for k, v in raw.items()}
+    return raw
+
+
+def validate(raw: Any, origin: str = "scenario") -> Scenario:
+    """Validate a raw mapping; any problem becomes one ScenarioError line."""
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{origin}: a scenario must be a YAML mapping of keys to values, not {type(raw).__name__}")
+    sources: dict[str, str] = {}
+    data = _strip_sources(raw, "", sources)
+    if sources:
+        data["sources"] = {**(data.get("sources") or {}), **sources}
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        # tuple elements show up as integer positions: keep the parameter's key
+        key = ".".join(p for p in loc if not p.isdigit())
+        if err["type"] == "extra_forbidden":
+            return _raise(origin, f"unknown key {key!r}{_suggest(key, _all_keys())}")
+        value = err.get("input")
+        shown = repr(value) if not isinstance(value, dict) else "a mapping"
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        return _raise(origin, f"key {key!r}: {err['msg'].rstrip('.')} (got {shown}){_range_text(key)}")
+
+
+def _raise(origin: str, msg: str):
+    raise ScenarioError(f"{origin}: {msg}")
+
+
+def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read and validate a scenario YAML (default: scenarios/default.yaml)."""
+    path = Path(path) if path is not None else DEFAULT_SCENARIO
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such file")
+    if path.is_dir():
+        raise ScenarioError(f"{path}: is a directory, not a scenario file")
+    blob = path.read_bytes()
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file (binary data is not YAML)") from None
+    if "\x00" in text:
+        raise ScenarioError(f"{path}: not a text file (binary data is not YAML)")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
+    if raw is None:
+        raw = {}
+    scenario = validate(raw, str(path))
+    if overrides:
+        scenario = scenario.with_overrides(overrides, str(path))
+    return scenario
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` strings (VALUE in YAML syntax) → overrides mapping."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ScenarioError(f"--set {item!r}: expected KEY=VALUE, e.g. --set fulltime_ratio=0.5")
+        key, _, value = item.partition("=")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ScenarioError(f"--set {item!r}: value is not valid YAML") from None
+    return out
+
+
+def parameter_table() -> str:
+    """Markdown table of every parameter: key, default, unit, range, source, meaning."""
+    rows = ["| key | default | unit | allowed | source | meaning |", "|---|---|---|---|---|---|"]
+    for key, (f, default) in _LEAVES_CACHE().items():
+        if key in ("sources", "name", "description"):
+            continue
+        extra = f.json_schema_extra or {}
+        rng = _range_text(key).replace("; allowed range ", "")
+        desc = f.description or ""
+        rows.append(f"| `{key}` | {_fmt(default)} | {extra.get('unit', '')} | {rng} | {extra.get('source', '')} | {desc} |")
+    return "\n".join(rows)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, tuple | list):
+        return "(" + ", ".join(_fmt(x) for x in v) + ")"
+    return str(v)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    if "--markdown" in sys.argv:
+        print(parameter_table())
