@@ -82,9 +82,14 @@ class Perception:
         target -= np.float32(p.w_victim) * pop.victim_memory
         target -= np.float32(p.w_dispute) * pop.dispute_memory
         np.clip(target, 0.0, 1.0, out=target)
-        pop.safety += np.float32(p.adapt_daily) * (target - pop.safety)
+        if day == 0:
+            pop.safety[:] = target  # start at the town's own level, not at bare baselines (no burn-in transient)
+        else:
+            pop.safety += np.float32(p.adapt_daily) * (target - pop.safety)
 
-        if (day + 1) % p.survey_every_days == 0 or day + 1 == m.params.days:
+        last = self.survey[-1]["day"] if self.survey else 0
+        final = day + 1 == m.params.days and day + 1 - last >= p.survey_every_days / 2
+        if (day + 1) % p.survey_every_days == 0 or final:
             self.survey.append(self.take_survey(day))
 
     def share_safe(self) -> float:

@@ -370,7 +370,8 @@ def _all_keys() -> set[str]:
     return keys
 
 
-def _bounds(key: str) -> tuple[Any, Any]:
+def _bounds(key: str) -> tuple[str | None, str | None]:
+    """Lower and upper limits of a parameter as text ('> 0', '≤ 1'), from its Field metadata."""
     info = _LEAVES_CACHE().get(key)
     lo = hi = None
     metas = list(info[0].metadata) if info else []
@@ -380,12 +381,12 @@ def _bounds(key: str) -> tuple[Any, Any]:
         for m in getattr(arg, "__metadata__", ()):
             metas += list(getattr(m, "metadata", ()))
     for m in metas:
-        for name in ("ge", "gt"):
+        for name, op in (("ge", "≥"), ("gt", ">")):
             if getattr(m, name, None) is not None:
-                lo = getattr(m, name)
-        for name in ("le", "lt"):
+                lo = f"{op} {getattr(m, name):g}"
+        for name, op in (("le", "≤"), ("lt", "<")):
             if getattr(m, name, None) is not None:
-                hi = getattr(m, name)
+                hi = f"{op} {getattr(m, name):g}"
     return lo, hi
 
 
@@ -393,7 +394,7 @@ def _range_text(key: str) -> str:
     lo, hi = _bounds(key)
     if lo is None and hi is None:
         return ""
-    return f"; allowed range {'-inf' if lo is None else lo} … {'inf' if hi is None else hi}"
+    return "; allowed: " + " and ".join(x for x in (lo, hi) if x)
 
 
 def _strip_sources(raw: Any, prefix: str, sources: dict[str, str]) -> Any:
@@ -485,7 +486,7 @@ def parameter_table() -> str:
         if key in ("sources", "name", "description"):
             continue
         extra = f.json_schema_extra or {}
-        rng = _range_text(key).replace("; allowed range ", "")
+        rng = _range_text(key).replace("; allowed: ", "")
         desc = f.description or ""
         rows.append(f"| `{key}` | {_fmt(default)} | {extra.get('unit', '')} | {rng} | {extra.get('source', '')} | {desc} |")
     return "\n".join(rows)

@@ -1,0 +1,82 @@
+"""`gridsim` command line.  Bad input → one line on stderr, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .scenario import ScenarioError, load_scenario, parse_set
+
+HEADLINE = [
+    ("residents", "residents simulated", "{:,.0f}"),
+    ("grids", "governance grids", "{:,.0f}"),
+    ("resolution_hours_mean", "dispute resolution, onset → resolved, mean (h)", "{:.1f}"),
+    ("resolution_hours_median", "  … median (h)", "{:.1f}"),
+    ("report_to_resolution_hours_mean", "report → resolved, mean (h)", "{:.1f}"),
+    ("share_settled_in_grid", "settled inside the grid", "{:.1%}"),
+    ("share_open", "disputes still open at the end", "{:.1%}"),
+    ("conversions_per_10k_year", "disputes turned violent /10k/yr", "{:.2f}"),
+    ("incidents_per_10k_year", "crime incidents /10k/yr", "{:.1f}"),
+    ("clearance_rate", "clearance of known incidents", "{:.1%}"),
+    ("police_response_hours_mean", "police response, mean (h)", "{:.2f}"),
+    ("survey_share_safe", "survey: safe (top 3 of 5 answers)", "{:.1%}"),
+    ("population_share_safe", "population: safe", "{:.1%}"),
+    ("trust_mean", "mean trust", "{:.3f}"),
+    ("worker_utilisation", "grid-worker utilisation", "{:.1%}"),
+    ("visits_per_household_month", "visits per household per month", "{:.2f}"),
+    ("cost_yuan_per_resident_year", "cost of grid workers + cameras, yuan/resident/yr", "{:.1f}"),
+]
+
+
+def outcome_table(summary: dict) -> str:
+    rows = []
+    for key, label, fmt in HEADLINE:
+        v = summary.get(key)
+        rows.append(f"  {label:<50} {'n/a' if v is None else fmt.format(v)}")
+    return "\n".join(rows)
+
+
+def cmd_run(args) -> int:
+    from .run import run_scenario
+
+    overrides = parse_set(args.set)
+    scenario = load_scenario(args.scenario, overrides)          # all validation before anything runs
+    if args.days is not None or args.scale is not None:
+        scenario = scenario.with_overrides({k: v for k, v in (("days", args.days), ("scale", args.scale)) if v is not None},
+                                           "command line")
+    out = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"--out {out}: exists and is not a directory")
+    summary = run_scenario(scenario, out, seed=args.seed, progress=not args.quiet)
+    print(f"{scenario.name}: {summary['days']} days, seed {summary['seed']}, {summary['wall_seconds']:.1f} s → {out}/")
+    print(outcome_table(summary))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="gridsim", description="Grid-based social governance simulation (网格化管理) on Mesa.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run one scenario; write summary, series, event logs and plots")
+    r.add_argument("scenario", help="scenario YAML, e.g. scenarios/default.yaml")
+    r.add_argument("--out", help="output directory (default out/<scenario name>)")
+    r.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+    r.add_argument("--days", type=int, help="days to simulate (default: the scenario's)")
+    r.add_argument("--scale", type=float, help="fraction of the town to simulate, same densities (0 < F ≤ 1)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter by dotted key")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScenarioError as exc:
+        print(f"gridsim: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gridsim: interrupted; nothing written for the unfinished run", file=sys.stderr)
+        return 130

@@ -1,0 +1,143 @@
+"""One run → results on disk.
+
+`run_scenario` builds the model, steps it to the horizon and writes, into one directory:
+
+- `summary.json`  every outcome of MODEL.md §5, the residents simulated, the scenario
+  (every parameter, with the file's sources), seed and versions;
+- `daily.csv`     the DataCollector's day-by-day series;
+- `disputes.parquet`, `incidents.parquet`  the event logs, one row per dispute / incident;
+- `town.parquet`  the cells (position, residents, camera, grid …) for the map;
+- the PNG plots of `sim.plots`.
+
+The directory is written under a temporary name and renamed into place only when
+complete, so a crash or a Ctrl-C never leaves half a result; an earlier result in the
+same place is kept as `<DIR>.prev` rather than lost.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .crime import STATUS_NAMES as INCIDENT_STATUS
+from .disputes import STATUS_NAMES as DISPUTE_STATUS
+from .model import GovernanceModel
+from .scenario import CRIME_TYPES, DISPUTE_TYPES, RUNGS, SEVERITIES
+
+
+def versions() -> dict[str, str]:
+    import mesa
+    import scipy
+
+    return {"gridsim": __version__, "mesa": mesa.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "pandas": pd.__version__, "python": platform.python_version()}
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def summary_of(model: GovernanceModel, wall_seconds: float | None = None) -> dict:
+    from .outcomes import summarise
+
+    out = summarise(model)
+    out["seed"] = model.seed if isinstance(model.seed, int) else repr(model.seed)
+    out["scenario"] = {"name": model.params.name, "parameters": model.params.flat(), "sources": model.params.sources}
+    out["surveys"] = model.perception.survey
+    out["versions"] = versions()
+    if wall_seconds is not None:
+        out["wall_seconds"] = wall_seconds
+    return _jsonable(out)
+
+
+def dispute_frame(model: GovernanceModel) -> pd.DataFrame:
+    df = model.disputes.table.frame().drop(columns=["version", "conv_time"])
+    df["type"] = pd.Categorical.from_codes(df.pop("kind"), DISPUTE_TYPES)
+    for col in ("severity0", "severity"):
+        df[col] = pd.Categorical.from_codes(df[col], SEVERITIES)
+    # statuses as they stand at the horizon
+    df["status"] = df["status"].map(DISPUTE_STATUS).replace({"hidden": "open", "in_ladder": "open"})
+    df["rung"] = df["rung"].map(dict(enumerate(RUNGS))).fillna("none")
+    df["known_by"] = df["known_by"].map({0: "report", 1: "late_report", 2: "visit"}).fillna("never")
+    df["resolution_hours"] = np.where(df["status"] == "resolved", df["t_close"] - df["onset"], np.nan)
+    return df
+
+
+def incident_frame(model: GovernanceModel) -> pd.DataFrame:
+    df = model.crime.table.frame()
+    df["type"] = pd.Categorical.from_codes(df.pop("kind"), CRIME_TYPES)
+    df["status"] = df["status"].map(INCIDENT_STATUS)
+    df["detected_by"] = df["detected_by"].map({0: "none", 1: "camera", 2: "victim"})
+    return df
+
+
+def town_frame(model: GovernanceModel) -> pd.DataFrame:
+    t = model.town
+    return pd.DataFrame({"x": t.x, "y": t.y, "residents": t.pop, "public": t.public, "camera": t.covered,
+                         "grid": t.grid, "community": t.cell_community, "township": t.cell_township})
+
+
+def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots: bool = True) -> dict:
+    """Write every output into `out` atomically; return the summary."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        summary = summary_of(model, wall_seconds)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        model.datacollector.get_model_vars_dataframe().to_csv(tmp / "daily.csv", index=False)
+        dispute_frame(model).to_parquet(tmp / "disputes.parquet", index=False)
+        incident_frame(model).to_parquet(tmp / "incidents.parquet", index=False)
+        town_frame(model).to_parquet(tmp / "town.parquet", index=False)
+        if plots:
+            from .plots import plot_run
+
+            plot_run(tmp)
+        if out.exists():
+            prev = out.parent / f"{out.name}.prev"
+            shutil.rmtree(prev, ignore_errors=True)
+            out.rename(prev)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def run_scenario(scenario, out: str | Path | None = None, *, seed: int | None = None, days: int | None = None,
+                 scale: float | None = None, overrides: dict | None = None, progress: bool = False,
+                 plots: bool = True) -> dict:
+    """Build, run and (if `out` is given) write one scenario; return its summary."""
+    start = time.perf_counter()
+    model = GovernanceModel(scenario, rng=seed, days=days, scale=scale, overrides=overrides)
+    if progress:
+        from tqdm import tqdm
+
+        with tqdm(total=model.params.days, unit="day", desc=model.params.name, leave=False) as bar:
+            model.run(lambda m: bar.update(1))
+    else:
+        model.run()
+    wall = time.perf_counter() - start
+    if out is None:
+        return summary_of(model, wall)
+    return write_results(model, Path(out), wall, plots=plots)
