@@ -54,6 +54,15 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    json_path = Path(args.json) if args.json else None
+    plot_path = Path(args.plot) if args.plot else (json_path.with_suffix(".png") if json_path else None)
+    run_bench(quick=args.quick, json_path=json_path, plot_path=plot_path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gridsim", description="Grid-based social governance simulation (网格化管理) on Mesa.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -67,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter by dotted key")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("bench", help="speed against Mesa's Schelling example, scaling with residents")
+    b.add_argument("--quick", action="store_true", help="small sizes and 60 days (under a minute)")
+    b.add_argument("--json", help="write the results as JSON here")
+    b.add_argument("--plot", help="log-log plot of seconds against residents (default: next to --json)")
+    b.set_defaults(func=cmd_bench)
     return ap
 
 

@@ -461,7 +461,7 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
         raw = {}
     scenario = validate(raw, str(path))
     if overrides:
-        scenario = scenario.with_overrides(overrides, str(path))
+        scenario = scenario.with_overrides(overrides, f"{path} (--set)")
     return scenario
 
 
