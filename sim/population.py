@@ -47,7 +47,8 @@ class Population:
     def sample_in_grids(self, rng, grids: np.ndarray) -> np.ndarray:
         """One resident uniformly from each given grid."""
         a, b = self.grid_first[grids], self.grid_first[grids + 1]
-        return (a + np.floor(rng.random(len(grids)) * (b - a)).astype(np.int64)).astype(np.int64)
+        # a grid of empty cells has no one: fall back to its nearest resident
+        return np.minimum(a + np.floor(rng.random(len(grids)) * (b - a)).astype(np.int64), self.n - 1)
 
 
 class Resident(mesa.Agent):

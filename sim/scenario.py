@@ -436,9 +436,8 @@ def _raise(origin: str, msg: str):
     raise ScenarioError(f"{origin}: {msg}")
 
 
-def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read and validate a scenario YAML (default: scenarios/default.yaml)."""
-    path = Path(path) if path is not None else DEFAULT_SCENARIO
+def _read_yaml(path: Path) -> dict:
+    """One YAML file → its raw mapping, every failure a one-line ScenarioError."""
     if not path.exists():
         raise ScenarioError(f"{path}: no such file")
     if path.is_dir():
@@ -458,8 +457,45 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
     if raw is None:
-        raw = {}
-    scenario = validate(raw, str(path))
+        return {}
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: a scenario must be a YAML mapping of keys to values, not {type(raw).__name__}")
+    return raw
+
+
+def _merge(base: dict, top: dict) -> dict:
+    """Deep merge: `top` wins; `{value:, source:}` leaves and lists replace whole."""
+    out = dict(base)
+    for k, v in top.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and not ("value" in v or "value" in out[k]):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def read_raw(path: Path, _seen: tuple = ()) -> dict:
+    """A scenario file's mapping with its `extends:` chain merged in (child keys win).
+
+    `extends: other.yaml` (relative to this file) lets an overlay — a calibration's
+    fitted values, a policy variant — name only what it changes.
+    """
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ScenarioError(f"{path}: key 'extends': the chain of extends loops back to this file")
+    raw = _read_yaml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: key 'extends': expected a file name, got {parent!r}")
+    return _merge(read_raw(path.parent / parent, _seen + (path.resolve(),)), raw)
+
+
+def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read and validate a scenario YAML (default: scenarios/default.yaml)."""
+    path = Path(path) if path is not None else DEFAULT_SCENARIO
+    scenario = validate(read_raw(path), str(path))
     if overrides:
         scenario = scenario.with_overrides(overrides, f"{path} (--set)")
     return scenario
