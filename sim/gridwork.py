@@ -30,8 +30,13 @@ class GridWork:
         unit = np.repeat(np.arange(n_grids), per_grid)
         rank = np.arange(len(unit)) - np.repeat(np.cumsum(per_grid) - per_grid, per_grid)
         # full-time posts go first to each grid's lead worker, then to second workers, …
+        # or (dense_grids) to every worker of the most crowded grids first: urban grids
         n_full = int(round(p.fulltime_ratio * len(unit)))
-        order = np.lexsort((unit, rank))
+        if s.fulltime_first == "dense_grids":
+            density = town.grid_pop / np.maximum(np.bincount(town.grid, minlength=n_grids), 1)
+            order = np.lexsort((rank, unit, -density[unit]))
+        else:
+            order = np.lexsort((unit, rank))
         self.fulltime = np.zeros(len(unit), bool)
         self.fulltime[order[:n_full]] = True
         start = np.where(self.fulltime, s.shift_start, s.parttime_shift_start)

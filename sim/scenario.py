@@ -58,7 +58,9 @@ class Town(Section):
                                   "mean residents of an inhabited cell; sets the town's resolution", ge=5, le=5000)
     household_size: float = P(2.74, "persons/household", "Huizhou 2020 census, 2.74 persons per family household (literature_facts §1)",
                               "converts residents to households for visits", ge=1.0, le=6.0)
-    centre_decay_km: float = P(4.0, "km", ASSUME, "scale of the fall of density away from the town centre", gt=0)
+    centre_decay_share: float = P(0.28, "share of the town's side", ASSUME + " (4 km in the 14 km-wide default district)",
+                                  "scale of the fall of density away from the centre, relative to the town's width, so a "
+                                  "representative fraction (--scale) keeps the town's shape", gt=0, le=10)
     rural_floor: float = P(0.15, "share", ASSUME, "density far from the centre, relative to the centre", ge=0, le=1)
     cell_pop_cv: float = P(0.5, "ratio", ASSUME, "coefficient of variation of residents between cells of like density", ge=0, le=3)
     public_space_share: float = P(0.2, "share of cells", ASSUME + " (streets, markets, squares)",
@@ -73,6 +75,9 @@ class Town(Section):
 class Staffing(Section):
     workers_per_grid: float = P(3.0, "grid workers/grid", ASSUME + " between Laibin ≈1 and Fangchenggang/Putian ≈4.9 per grid",
                                 "grid workers (full- and part-time together) serving each grid", ge=0.05, le=50)
+    fulltime_first: Literal["lead_workers", "dense_grids"] = P(
+        "lead_workers", "choice", ASSUME + "; Laibin: urban grids 100 % full-time (城区和城中村实现网格员100%专职化)",
+        "where full-time posts go: each grid's lead worker first (spread evenly), or every worker of the densest grids first")
     fulltime_hours: float = P(8.0, "h/day", ASSUME + " (a working day)", "hours a full-time grid worker works its grid each day", gt=0, le=24)
     parttime_hours: float = P(2.0, "h/day", ASSUME + " (party members, property staff, guards doing it beside a job; Fangchenggang)",
                               "hours a part-time grid worker gives its grid each day", gt=0, le=24)

@@ -64,7 +64,7 @@ class Town:
         # residents: denser at the centre, with cell-to-cell noise
         cx = cy = (side - 1) / 2.0
         r_km = np.hypot(self.x - cx, self.y - cy) * self.cell_km
-        weight = t.rural_floor + (1.0 - t.rural_floor) * np.exp(-r_km / t.centre_decay_km)
+        weight = t.rural_floor + (1.0 - t.rural_floor) * np.exp(-r_km / (t.centre_decay_share * side * self.cell_km))
         if t.cell_pop_cv > 0:
             k = 1.0 / t.cell_pop_cv**2
             weight = weight * rng.gamma(k, 1.0 / k, size=self.n_cells)
