@@ -90,7 +90,11 @@ class GovernanceModel(mesa.Model):
         self.guardian_per_1000 = np.zeros(self.town.n_grids)
         self.patrol_today = np.zeros(self.town.n_townships)
         self._residents: dict[int, Resident] = {}
-        self.datacollector = DataCollector(model_reporters=self._reporters())
+        self.tracked = self._track_sample(params.track_residents)
+        self.datacollector = DataCollector(
+            model_reporters=self._reporters(),
+            agenttype_reporters={Resident: {"rid": "rid", "grid": "grid", "safety": "safety", "trust": "trust"}} if self.tracked else None,
+        )
 
     # ------------------------------------------------------------------ schedule
     def step(self) -> None:
@@ -121,6 +125,15 @@ class GovernanceModel(mesa.Model):
         town = self.town
         patrol = self.patrol_today / np.maximum(town.township_pop, 1.0) * 1000.0
         self.guardian_per_1000 = self.grid_work.visit_hours_by_grid / np.maximum(town.grid_pop, 1.0) * 1000.0 + patrol[town.grid_township]
+
+    def _track_sample(self, n: int) -> list[Resident]:
+        """Resident views to record daily, drawn from a child stream of the seed so that
+        tracking (or not) never changes the run's own random numbers."""
+        if n <= 0:
+            return []
+        child = np.random.default_rng(self.rng.bit_generator.seed_seq.spawn(1)[0])
+        ids = np.sort(child.choice(self.population.n, size=min(n, self.population.n), replace=False))
+        return [self.resident(int(i)) for i in ids]
 
     # ------------------------------------------------------------------ views
     def resident(self, rid: int) -> Resident:

@@ -32,6 +32,7 @@ from . import __version__
 from .crime import STATUS_NAMES as INCIDENT_STATUS
 from .disputes import STATUS_NAMES as DISPUTE_STATUS
 from .model import GovernanceModel
+from .population import Resident
 from .scenario import CRIME_TYPES, DISPUTE_TYPES, RUNGS, SEVERITIES
 
 
@@ -109,6 +110,9 @@ def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots:
         dispute_frame(model).to_parquet(tmp / "disputes.parquet", index=False)
         incident_frame(model).to_parquet(tmp / "incidents.parquet", index=False)
         town_frame(model).to_parquet(tmp / "town.parquet", index=False)
+        if model.tracked:
+            sample = model.datacollector.get_agenttype_vars_dataframe(Resident).reset_index()
+            sample.rename(columns={"Step": "day"}).drop(columns=["AgentID"]).to_parquet(tmp / "residents_sample.parquet", index=False)
         if plots:
             from .plots import plot_run
 

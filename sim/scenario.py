@@ -264,6 +264,8 @@ class Scenario(Section):
     days: int = P(365, "days", "a year, as the cities report", "length of the run", ge=1, le=36500)
     population: int = P(100_000, "residents", ASSUME + " (a representative district)", "residents of the town (at scale 1)", ge=1, le=50_000_000)
     area_km2: float = P(200.0, "km²", ASSUME + " (500 residents/km², between Huizhou 533 and Guigang 407)", "land area of the town (at scale 1)", gt=0)
+    track_residents: int = P(0, "residents", "-", "a random sample of residents whose safety and trust are recorded daily "
+                             "(residents_sample.parquet); 0 records none, so memory does not grow with the town", ge=0, le=100_000)
     scale: float = P(1.0, "fraction", "-", "run a representative fraction of the town with the same densities", gt=0, le=1)
     residents_per_grid: float = P(800.0, "residents/grid", "Putian: 500 households or 800 persons per grid (literature_facts §2); lever",
                                   "LEVER grid size: target residents of a governance grid", ge=20, le=100_000)

@@ -1,0 +1,345 @@
+"""Experiment files and the designs they describe.
+
+An experiment file (`experiments/*.yaml`, format in `experiments/README.md`) names a
+scenario, a design (factorial, Latin hypercube or Sobol), the axes it varies, how many
+replicates each design point gets and one seed.  This module validates the file with
+one-line errors, draws the design points and gives every run its seed.  It knows the
+scenario *schema* (to check axis keys and values) but nothing of the model.
+
+Seeds.  Every run's seed comes from the experiment seed through `numpy.random.SeedSequence`:
+
+- the samplers (LHS, Sobol) draw from `SeedSequence(seed)` itself;
+- run seeds come from children `SeedSequence(seed, spawn_key=(replicate,))` when
+  `common_random_numbers` is true (the default): replicate r of *every* design point runs
+  with the same seed, so the same town, residents and dispute stream meet each lever
+  setting and differences between points are the levers' doing, not the dice's (common
+  random numbers; curves are smoother and paired comparisons sharper).  Intervals over
+  replicates at one point are unaffected; only the errors of different points are
+  correlated, which is what a paired comparison wants;
+- with `common_random_numbers: false` the key is `(point, replicate)`: every run is
+  independent.
+
+The seed is an integer below 2**63 (it fits SQLite's INTEGER and `gridsim run --seed`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..scenario import Scenario, ScenarioError, _LEAVES_CACHE, _suggest, load_scenario
+
+DESIGNS = ("factorial", "lhs", "sobol")
+#: scenario keys that cannot be axes: the seed is the experiment's, the rest are not parameters
+NOT_AXES = ("seed", "name", "description", "sources")
+#: keys an axis may not share with the experiment's own fields (or `--days/--scale`)
+RUN_SHAPE = ("days", "scale")
+
+
+class ExperimentError(ScenarioError):
+    """A bad experiment file or sweep request: the message is the whole one-line explanation."""
+
+
+class ExperimentFile(BaseModel):
+    """The schema of an experiment file.
+
+    Args:
+        scenario: the base scenario YAML, relative to the experiment file (or absolute).
+        design: factorial (every combination of the axes' values), lhs (Latin hypercube)
+            or sobol (scrambled Sobol sequence) over the axes' [low, high] ranges.
+        samples: design points of an lhs or sobol design (ignored by factorial); sobol
+            rounds up to a power of 2.
+        replicates: runs of each design point, each with its own seed.
+        seed: the one seed all run seeds are spawned from.
+        common_random_numbers: replicate r of every point shares one seed (see module doc).
+        set: scenario overrides (dotted keys) applied to every run.
+        axes: dotted scenario key → list of values (factorial) or [low, high] (lhs, sobol).
+        days, scale: run length and representative fraction (default: the scenario's).
+        description: free text.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str
+    design: Literal["factorial", "lhs", "sobol"] = "factorial"
+    samples: int | None = Field(None, ge=1, le=1_000_000)
+    replicates: int = Field(1, ge=1, le=10_000)
+    seed: int = Field(..., ge=0, lt=2**63)
+    common_random_numbers: bool = True
+    set: dict[str, Any] = Field(default_factory=dict)
+    axes: dict[str, list[Any]] = Field(..., min_length=1)
+    days: int | None = Field(None, ge=1, le=36500)
+    scale: float | None = Field(None, gt=0, le=1)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a sweep: where it sits in the design and everything needed to redo it."""
+
+    run_id: str
+    point: int
+    replicate: int
+    axes: dict[str, Any]
+    seed: int
+    overrides: dict[str, Any]
+
+
+@dataclass
+class Experiment:
+    """A validated experiment: the file's content plus the resolved scenario and design."""
+
+    name: str
+    path: Path
+    spec: ExperimentFile
+    scenario_path: Path
+    base: Scenario                    # the scenario file with `set` (and days/scale) applied
+    points: list[dict[str, Any]]      # axis key → value, one mapping per design point
+    notes: list[str]
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def axes(self) -> list[str]:
+        return list(self.spec.axes)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.points) * self.spec.replicates
+
+    def common_overrides(self) -> dict[str, Any]:
+        """Overrides every run shares: the file's `set`, then its days and scale."""
+        out = dict(self.spec.set)
+        for key in RUN_SHAPE:
+            value = getattr(self.spec, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def runs(self) -> Iterator[Run]:
+        """Every run, replicate-major (all points of replicate 0 first, so a partial sweep covers the design)."""
+        common = self.common_overrides()
+        for r in range(self.spec.replicates):
+            for p, values in enumerate(self.points):
+                yield Run(run_id=run_id(p, r), point=p, replicate=r, axes=dict(values),
+                          seed=run_seed(self.spec.seed, p, r, self.spec.common_random_numbers),
+                          overrides={**common, **values})
+
+    # ------------------------------------------------------------------ identity
+    def definition(self) -> dict[str, Any]:
+        """What determines the sweep's results: the spec, the design points and every base parameter."""
+        spec = self.spec.model_dump(mode="json")
+        spec["scenario"] = str(self.scenario_path)
+        return {"name": self.name, "spec": spec, "points": _plain(self.points), "base_parameters": _plain(self.base.flat())}
+
+    def digest(self) -> str:
+        blob = json.dumps(self.definition(), sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def run_id(point: int, replicate: int) -> str:
+    return f"p{point:05d}-r{replicate:04d}"
+
+
+def run_seed(seed: int, point: int, replicate: int, common: bool = True) -> int:
+    """The run's model seed, spawned from the experiment seed (see the module doc)."""
+    key = (replicate,) if common else (point, replicate)
+    state = np.random.SeedSequence(seed, spawn_key=key).generate_state(1, dtype=np.uint64)[0]
+    return int(state >> np.uint64(1))
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+# --------------------------------------------------------------------------- samplers
+# The samplers know axes only as names with values or ranges; nothing of the model.
+def factorial_points(levels: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the axes' values, the last axis varying fastest."""
+    keys = list(levels)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(levels[k] for k in keys))]
+
+
+def unit_samples(design: str, n: int, d: int, seed: int) -> np.ndarray:
+    """`n` points in [0, 1)^d from scipy.stats.qmc, drawn from `SeedSequence(seed)`."""
+    from scipy.stats import qmc
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    if design == "lhs":
+        return qmc.LatinHypercube(d, rng=rng).random(n)
+    if design == "sobol":
+        if n & (n - 1):
+            raise ValueError(f"sobol samples must be a power of 2, not {n}")
+        return qmc.Sobol(d, scramble=True, rng=rng).random_base2(int(math.log2(n)))
+    raise ValueError(f"unknown design {design!r}")
+
+
+def scaled_points(unit: np.ndarray, ranges: dict[str, tuple[float, float]], integer: set[str]) -> list[dict[str, Any]]:
+    """Map unit-cube samples onto [low, high] per axis (integer axes rounded)."""
+    out = []
+    keys = list(ranges)
+    for row in unit:
+        point = {}
+        for k, u in zip(keys, row):
+            lo, hi = ranges[k]
+            v = lo + float(u) * (hi - lo)
+            point[k] = int(round(v)) if k in integer else v
+        out.append(point)
+    return out
+
+
+def next_power_of_2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+# --------------------------------------------------------------------------- loading
+def _is_int_field(key: str) -> bool:
+    return _LEAVES_CACHE()[key][0].annotation is int
+
+
+def _is_number_field(key: str) -> bool:
+    return _LEAVES_CACHE()[key][0].annotation in (int, float)
+
+
+def _one_line(origin: str, exc: ValidationError) -> ExperimentError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return ExperimentError(f"{origin}: unknown key {key!r}{_suggest(key, ExperimentFile.model_fields)}")
+    if err["type"] == "missing":
+        return ExperimentError(f"{origin}: missing key {key!r}")
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, dict) else "a mapping"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return ExperimentError(f"{origin}: key {key!r}: {err['msg'].rstrip('.')} (got {shown})")
+
+
+def read_yaml(path: Path) -> Any:
+    if not path.exists():
+        raise ExperimentError(f"{path}: no such file")
+    if path.is_dir():
+        raise ExperimentError(f"{path}: is a directory, not an experiment file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ExperimentError(f"{path}: not a text file (binary data is not YAML)") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ExperimentError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'invalid YAML'}") from None
+    if not isinstance(raw, dict):
+        raise ExperimentError(f"{path}: an experiment must be a YAML mapping of keys to values, not {type(raw).__name__}")
+    return raw
+
+
+def load_experiment(path: str | Path, days: int | None = None, scale: float | None = None,
+                    note=None) -> Experiment:
+    """Read, validate and expand an experiment file.
+
+    `days` and `scale` (the command line's) take the place of the file's.  `note(text)` is
+    told of adjustments (Sobol sample counts rounded up); default: print to stderr.
+    """
+    path = Path(path)
+    origin = str(path)
+    raw = read_yaml(path)
+    try:
+        spec = ExperimentFile.model_validate(raw)
+    except ValidationError as exc:
+        raise _one_line(origin, exc) from None
+    if days is not None:
+        spec = spec.model_copy(update={"days": days})
+    if scale is not None:
+        spec = spec.model_copy(update={"scale": scale})
+    if spec.days is not None and not 1 <= spec.days <= 36500:
+        raise ExperimentError(f"--days {spec.days}: must be between 1 and 36500")
+    if spec.scale is not None and not 0 < spec.scale <= 1:
+        raise ExperimentError(f"--scale {spec.scale}: must be > 0 and ≤ 1")
+
+    scenario_path = Path(spec.scenario)
+    if not scenario_path.is_absolute():
+        scenario_path = (path.parent / scenario_path).resolve()
+    if not scenario_path.exists():
+        raise ExperimentError(f"{origin}: key 'scenario': no such file {str(scenario_path)!r}")
+
+    leaves = _LEAVES_CACHE()
+    for key in spec.set:
+        if key not in leaves:
+            raise ExperimentError(f"{origin}: key 'set.{key}': unknown scenario key{_suggest(key, leaves)}")
+    for key in spec.axes:
+        if key not in leaves:
+            raise ExperimentError(f"{origin}: key 'axes.{key}': unknown scenario key{_suggest(key, leaves)}")
+        if key in NOT_AXES:
+            raise ExperimentError(f"{origin}: key 'axes.{key}': {key!r} cannot be an axis")
+        if key in spec.set:
+            raise ExperimentError(f"{origin}: key 'axes.{key}': also fixed under 'set'; give it in one place")
+        if key in RUN_SHAPE and getattr(spec, key) is not None:
+            raise ExperimentError(f"{origin}: key 'axes.{key}': also fixed by '{key}' (or --{key}); give it in one place")
+
+    common = {k: v for k, v in (("days", spec.days), ("scale", spec.scale)) if v is not None}
+    try:
+        base = load_scenario(scenario_path).with_overrides({**spec.set, **common}, f"{origin} set")
+    except ScenarioError as exc:
+        raise ExperimentError(str(exc)) from None
+
+    notes: list[str] = []
+    if spec.design == "factorial":
+        for key, values in spec.axes.items():
+            if not values:
+                raise ExperimentError(f"{origin}: key 'axes.{key}': give at least one value")
+            if len({json.dumps(v, sort_keys=True, default=str) for v in values}) != len(values):
+                raise ExperimentError(f"{origin}: key 'axes.{key}': a value is repeated")
+            for i, v in enumerate(values):
+                _check_value(base, key, v, f"{origin} axes.{key}[{i}]")
+        points = factorial_points(spec.axes)
+    else:
+        if spec.samples is None:
+            raise ExperimentError(f"{origin}: key 'samples': a {spec.design} design needs the number of points")
+        n = spec.samples
+        if spec.design == "sobol" and n & (n - 1):
+            n = next_power_of_2(n)
+            notes.append(f"{origin}: sobol samples {spec.samples} rounded up to {n} (a power of 2 keeps the sequence balanced)")
+        ranges: dict[str, tuple[float, float]] = {}
+        for key, bounds in spec.axes.items():
+            if not _is_number_field(key):
+                raise ExperimentError(f"{origin}: key 'axes.{key}': a {spec.design} axis must be a numeric parameter")
+            if len(bounds) != 2 or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds):
+                raise ExperimentError(f"{origin}: key 'axes.{key}': a {spec.design} axis is [low, high], got {bounds!r}")
+            lo, hi = float(bounds[0]), float(bounds[1])
+            if not lo < hi:
+                raise ExperimentError(f"{origin}: key 'axes.{key}': low must be below high, got [{bounds[0]}, {bounds[1]}]")
+            for i, v in enumerate(bounds):
+                _check_value(base, key, v, f"{origin} axes.{key}[{i}]")
+            ranges[key] = (lo, hi)
+        integer = {k for k in ranges if _is_int_field(k)}
+        points = scaled_points(unit_samples(spec.design, n, len(ranges), spec.seed), ranges, integer)
+    for text in notes:
+        (note or (lambda t: print(f"gridsim: note: {t}", file=sys.stderr)))(text)
+    return Experiment(name=path.stem, path=path.resolve(), spec=spec, scenario_path=scenario_path, base=base,
+                      points=points, notes=notes)
+
+
+def _check_value(base: Scenario, key: str, value: Any, origin: str) -> None:
+    """Validate the scenario with this axis value (the scenario's own one-line error)."""
+    try:
+        base.with_overrides({key: value}, origin)
+    except ScenarioError as exc:
+        raise ExperimentError(str(exc)) from None

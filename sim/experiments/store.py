@@ -1,0 +1,206 @@
+"""The results of a sweep: one SQLite file, `DIR/store.sqlite`, in WAL mode.
+
+Only the sweep's parent process writes, one committed transaction per finished run, so a
+sweep killed at any moment (even by SIGKILL) keeps every run it had finished and never
+a half-written one; resuming runs exactly the runs that are missing.
+
+Tables
+- `meta`  key → JSON: the experiment `definition` (spec, design points, every base
+  parameter), its `digest` (sha256), `name`, `experiment_file`, `scenario_file`,
+  `created`.  A sweep resumed with a different definition is refused.
+- `runs`  one row per *finished* run (status `done` or `failed`): run id, design point,
+  replicate, axis values (JSON), seed, overrides (JSON: the `--set` of `gridsim run`
+  that redoes it), outcomes (JSON: the run's summary without the scenario, seed, versions
+  and wall time), error (traceback of a failed run), wall seconds, versions (JSON),
+  started/finished (UTC, ISO 8601) and `daily`: a few daily series (`DAILY_COLUMNS`) as
+  float32 arrays, compressed (`pack_daily` / `unpack_daily`).
+
+Readers (`gridsim export`, `gridsim plot`) open the file read-only and never run a model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .design import ExperimentError
+
+STORE_NAME = "store.sqlite"
+#: daily series kept per run (from the model's DataCollector), float32, compressed
+DAILY_COLUMNS = ("disputes_open", "backlog_grid", "backlog_community", "safety_share_safe", "trust_mean",
+                 "worker_utilisation")
+#: keys of a run's summary that are not outcomes (stored elsewhere, or not deterministic)
+NOT_OUTCOMES = ("scenario", "seed", "versions", "wall_seconds")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id       TEXT PRIMARY KEY,
+    point        INTEGER NOT NULL,
+    replicate    INTEGER NOT NULL,
+    axes         TEXT NOT NULL,
+    seed         INTEGER NOT NULL,
+    overrides    TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+    outcomes     TEXT,
+    error        TEXT,
+    wall_seconds REAL,
+    versions     TEXT,
+    started      TEXT,
+    finished     TEXT,
+    daily        BLOB
+);
+CREATE INDEX IF NOT EXISTS runs_point ON runs (point, replicate);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def pack_daily(columns: dict[str, np.ndarray]) -> bytes:
+    """Daily series → compressed npz bytes of float32 arrays."""
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v, dtype=np.float32) for k, v in columns.items()})
+    return zlib.compress(buf.getvalue(), 6)
+
+
+def unpack_daily(blob: bytes | None) -> dict[str, np.ndarray]:
+    if not blob:
+        return {}
+    with np.load(io.BytesIO(zlib.decompress(blob))) as z:
+        return {k: z[k] for k in z.files}
+
+
+class Store:
+    """A sweep directory's SQLite store.  `Store(dir)` creates it; `Store.open(dir)` reads one."""
+
+    def __init__(self, directory: str | Path, *, readonly: bool = False):
+        self.dir = Path(directory)
+        self.path = self.dir / STORE_NAME
+        if readonly:
+            if not self.path.exists():
+                raise ExperimentError(f"{self.dir}: no sweep store here (expected {self.path})")
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        else:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None)   # autocommit; explicit transactions
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")                  # durable against a killed process
+            self.db.executescript(SCHEMA)
+        self.db.execute("PRAGMA busy_timeout=10000")
+
+    @classmethod
+    def open(cls, directory: str | Path) -> "Store":
+        d = Path(directory)
+        if not d.is_dir():
+            raise ExperimentError(f"{d}: no such sweep directory")
+        return cls(d, readonly=True)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ meta
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+
+    def bind(self, experiment) -> None:
+        """Tie the store to an experiment, or refuse if it holds a different one."""
+        meta = self.meta()
+        digest = experiment.digest()
+        if "digest" in meta:
+            if meta["digest"] != digest:
+                raise ExperimentError(f"{self.dir}: holds a sweep of a different experiment definition "
+                                      f"({_changes(meta.get('definition', {}), experiment.definition())}); "
+                                      "use another --out or remove the directory")
+            return
+        rows = {"definition": experiment.definition(), "digest": digest, "name": experiment.name,
+                "experiment_file": str(experiment.path), "scenario_file": str(experiment.scenario_path),
+                "axes": experiment.axes, "design": experiment.spec.design, "replicates": experiment.spec.replicates,
+                "points": len(experiment.points), "created": now()}
+        with self.transaction():
+            self.db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                                [(k, json.dumps(v, ensure_ascii=False)) for k, v in rows.items()])
+
+    # ------------------------------------------------------------------ runs
+    def transaction(self):
+        return _Transaction(self.db)
+
+    def finished_ids(self, status: tuple[str, ...] = ("done", "failed")) -> set[str]:
+        marks = ",".join("?" * len(status))
+        return {r[0] for r in self.db.execute(f"SELECT run_id FROM runs WHERE status IN ({marks})", status)}
+
+    def record(self, run, result: dict[str, Any]) -> None:
+        """Store one finished run (replacing an earlier failed attempt), committed at once."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO runs (run_id, point, replicate, axes, seed, overrides, status, outcomes, error, "
+                "wall_seconds, versions, started, finished, daily) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run.run_id, run.point, run.replicate, json.dumps(run.axes), run.seed, json.dumps(run.overrides),
+                 result["status"], result.get("outcomes"), result.get("error"), result.get("wall_seconds"),
+                 json.dumps(result.get("versions")), result.get("started"), result.get("finished"), result.get("daily")))
+
+    def count(self, status: str | None = None) -> int:
+        if status is None:
+            return self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM runs WHERE status = ?", (status,)).fetchone()[0]
+
+    def rows(self, with_daily: bool = False) -> Iterator[dict[str, Any]]:
+        """Every stored run in design order, decoded, one at a time."""
+        cols = ["run_id", "point", "replicate", "axes", "seed", "overrides", "status", "outcomes", "error",
+                "wall_seconds", "versions", "started", "finished"] + (["daily"] if with_daily else [])
+        cur = self.db.execute(f"SELECT {', '.join(cols)} FROM runs ORDER BY point, replicate")
+        for values in cur:
+            row = dict(zip(cols, values))
+            for k in ("axes", "overrides", "versions"):
+                row[k] = json.loads(row[k]) if row[k] else None
+            row["outcomes"] = json.loads(row["outcomes"]) if row["outcomes"] else {}
+            if with_daily:
+                row["daily"] = unpack_daily(row["daily"])
+            yield row
+
+
+class _Transaction:
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, *_):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _changes(old: dict, new: dict) -> str:
+    """Which parts of two experiment definitions differ, briefly."""
+    diff = []
+    for k in sorted(set(old.get("spec", {})) | set(new.get("spec", {}))):
+        if old.get("spec", {}).get(k) != new.get("spec", {}).get(k):
+            diff.append(k)
+    if not diff and old.get("points") != new.get("points"):
+        diff.append("design points")
+    if old.get("base_parameters") != new.get("base_parameters"):
+        changed = [k for k in new.get("base_parameters", {})
+                   if old.get("base_parameters", {}).get(k) != new["base_parameters"].get(k)]
+        diff.append("scenario parameters " + ", ".join(changed[:3]) + (" …" if len(changed) > 3 else ""))
+    return "changed: " + ", ".join(diff) if diff else "changed"
+
+
+def outcomes_json(summary: dict[str, Any]) -> str:
+    """A run's summary without what is not an outcome, as compact deterministic JSON."""
+    return json.dumps({k: v for k, v in summary.items() if k not in NOT_OUTCOMES}, ensure_ascii=False,
+                      separators=(",", ":"))
