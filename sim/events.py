@@ -16,12 +16,7 @@ class Table:
         self.n = 0
         self._cap = max(16, capacity)
         self._cols = {k: np.full(self._cap, fill, dtype=dt) for k, (dt, fill) in schema.items()}
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        cols = self.__dict__.get("_cols")
-        if cols is not None and name in cols:
-            return cols[name]
-        raise AttributeError(name)
+        self.__dict__.update(self._cols)  # columns as plain attributes: `table.onset[ids]`
 
     def __len__(self) -> int:
         return self.n
@@ -36,6 +31,7 @@ class Table:
                 grown[: self.n] = self._cols[k][: self.n]
                 self._cols[k] = grown
             self._cap = cap
+            self.__dict__.update(self._cols)
         ids = np.arange(self.n, need)
         for k, v in values.items():
             self._cols[k][self.n : need] = v
