@@ -97,7 +97,7 @@ class CrimeProcess:
     # ------------------------------------------------------------------ 2. occurrence
     def occur(self, t0: float, guardian_hours_per_1000: np.ndarray) -> None:
         """Today's incidents: Poisson per cell, thinned by cameras and guardianship."""
-        m, rng, town, c = self.model, self.model.rng, self.model.town, self.model.params.crime
+        m, rng, town, c = self.model, self.model.streams["crime"], self.model.town, self.model.params.crime
         self.today = dict.fromkeys(self.today, 0)
         guard = np.exp(-c.guardianship_deterrence * guardian_hours_per_1000)[town.grid]
         deter = 1.0 - c.camera_deterrence * town.covered
@@ -120,7 +120,7 @@ class CrimeProcess:
         self.table.from_dispute[ids] = dispute
 
     def _create(self, t_occur, kinds, cells, victims=None) -> np.ndarray:
-        m, rng, town, c = self.model, self.model.rng, self.model.town, self.model.params.crime
+        m, rng, town, c = self.model, self.model.streams["crime"], self.model.town, self.model.params.crime
         n = len(cells)
         if n == 0:
             return np.zeros(0, np.int64)
@@ -165,10 +165,11 @@ class CrimeProcess:
         travel = float(lead(slice(s, s + 1))[0])
         tab.t_response[i] = ts + travel
         k = int(tab.kind[i])
-        te = ts + travel + m.rng.exponential(self.inv_hours[k]) if self.inv_hours[k] > 0 else ts + travel
+        rng = m.streams["police"]
+        te = ts + travel + rng.exponential(self.inv_hours[k]) if self.inv_hours[k] > 0 else ts + travel
         self.police.occupy(s, ts, te)
         p = min(1.0, self.clear_p[k] + m.params.crime.camera_clearance_boost * bool(tab.in_view[i]))
-        m.events.push(te, self.CLOSE, i, CLEARED if m.rng.random() < p else UNCLEARED)
+        m.events.push(te, self.CLOSE, i, CLEARED if rng.random() < p else UNCLEARED)
 
     def on_close(self, t: float, i: int, status: int) -> None:
         self.table.status[i] = status

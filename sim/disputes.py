@@ -134,11 +134,11 @@ class DisputeProcess:
 
     def _redraw_conversion(self, c: int, t: float) -> None:
         rate = self.conv_rate[self.table.severity[c]]
-        self.table.conv_time[c] = t + self.model.rng.exponential(1.0 / rate) if rate > 0 else np.inf
+        self.table.conv_time[c] = t + self.model.streams["arrivals"].exponential(1.0 / rate) if rate > 0 else np.inf
 
     # ------------------------------------------------------------------ 1. arise
     def arise(self, t0: float) -> None:
-        m, rng, pop = self.model, self.model.rng, self.model.population
+        m, rng, pop = self.model, self.model.streams["arrivals"], self.model.population
         n = int(rng.poisson(self.daily_rate))
         self.today = dict.fromkeys(self.today, 0)
         self.today["new"] = n
@@ -175,7 +175,7 @@ class DisputeProcess:
 
     def _arm_hidden(self, c: int, t: float) -> None:
         """Schedule the first of a hidden dispute's clocks: late report, festering, violence."""
-        rng, tab = self.model.rng, self.table
+        rng, tab = self.model.streams["arrivals"], self.table
         sev = tab.severity[c]
         rates = (self.late_rate[sev], self.fester_rate if sev < 2 else 0.0)
         times = [t + rng.exponential(1.0 / r) if r > 0 else math.inf for r in rates]
@@ -206,7 +206,7 @@ class DisputeProcess:
         hidden = np.flatnonzero(tab.status[: tab.n] == LATENT)
         if len(hidden) == 0:
             return
-        found = hidden[self.model.rng.random(len(hidden)) < p_find_by_grid[tab.grid[hidden]]]
+        found = hidden[self.model.streams["arrivals"].random(len(hidden)) < p_find_by_grid[tab.grid[hidden]]]
         tab.version[found] += 1          # cancels their pending clocks
         tab.known_by[found] = BY_VISIT
         tab.status[found] = IN_LADDER    # no longer hidden; arrives at t_next
@@ -231,7 +231,7 @@ class DisputeProcess:
         if handoff <= 0:
             self.on_ready(t, c, r)
             return
-        ready = t + self.model.rng.exponential(handoff)
+        ready = t + self.model.streams["ladder"].exponential(handoff)
         if tab.conv_time[c] < ready:
             self._close_at(float(tab.conv_time[c]), c, CONVERTED)
         else:
@@ -259,7 +259,7 @@ class DisputeProcess:
         if conv < ts:
             self._close_at(conv, c, CONVERTED)
             return
-        effort = gamma_effort(m.rng, cfg.service_mean_hours[sev], cfg.service_cv)
+        effort = gamma_effort(m.streams["ladder"], cfg.service_mean_hours[sev], cfg.service_cv)
         if r == POLICE:
             effort += float(lead(slice(s, s + 1))[0])
         te = pool.finish_time(s, ts, effort)
@@ -271,7 +271,7 @@ class DisputeProcess:
             return
         pool.occupy(s, ts, te)
         p = cfg.success[sev] * (m.grid_work.skill[s] if r == GRID else 1.0)
-        if m.rng.random() < p:
+        if m.streams["ladder"].random() < p:
             self._close_at(te, c, RESOLVED)
         else:
             self._escalate(te, c, r, timeout=False)

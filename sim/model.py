@@ -27,6 +27,7 @@ from .scenario import RUNGS, Scenario, ScenarioError, load_scenario
 from .town import Town
 
 LEVERS = ("residents_per_grid", "fulltime_ratio", "camera_coverage")
+STREAMS = ("town", "cameras", "population", "arrivals", "ladder", "crime", "police", "perception", "tracking")
 
 
 def resolve_scenario(scenario: Any = None, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -71,10 +72,14 @@ class GovernanceModel(mesa.Model):
         self.day = 0
         self.events = EventQueue()
 
-        self.town = Town(params, self.rng)
-        self.cameras = int(round(self.town.place_cameras(params.camera_coverage, self.rng) * params.crime.cameras_per_covered_cell))
+        # one random stream per process, all spawned from the run's seed: changing one lever
+        # (say, cameras) leaves the draws of unrelated processes as they were (common random numbers)
+        self.streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in self.rng.bit_generator.seed_seq.spawn(len(STREAMS)))))
+        self.town = Town(params, self.streams["town"])
+        self.cameras = int(round(self.town.place_cameras(params.camera_coverage, self.streams["cameras"])
+                                 * params.crime.cameras_per_covered_cell))
         self.property_layers = self.town.property_layers()
-        self.population = Population(self.town, params, self.rng)
+        self.population = Population(self.town, params, self.streams["population"])
         self.grid_work = GridWork(self)
         self.crime = CrimeProcess(self)
         self.disputes = DisputeProcess(self)
@@ -127,12 +132,11 @@ class GovernanceModel(mesa.Model):
         self.guardian_per_1000 = self.grid_work.visit_hours_by_grid / np.maximum(town.grid_pop, 1.0) * 1000.0 + patrol[town.grid_township]
 
     def _track_sample(self, n: int) -> list[Resident]:
-        """Resident views to record daily, drawn from a child stream of the seed so that
-        tracking (or not) never changes the run's own random numbers."""
+        """Resident views to record daily, drawn from their own stream so that tracking (or
+        not) never changes the run's other random numbers."""
         if n <= 0:
             return []
-        child = np.random.default_rng(self.rng.bit_generator.seed_seq.spawn(1)[0])
-        ids = np.sort(child.choice(self.population.n, size=min(n, self.population.n), replace=False))
+        ids = np.sort(self.streams["tracking"].choice(self.population.n, size=min(n, self.population.n), replace=False))
         return [self.resident(int(i)) for i in ids]
 
     # ------------------------------------------------------------------ views

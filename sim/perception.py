@@ -98,12 +98,12 @@ class Perception:
 
     def answers(self, ids: np.ndarray) -> np.ndarray:
         """Survey answers 0 (unsafe) … 4 (very safe) of the given residents."""
-        pop, rng = self.model.population, self.model.rng
+        pop, rng = self.model.population, self.model.streams["perception"]
         felt = pop.safety[ids] + rng.normal(0.0, self.p.answer_noise_sd, len(ids))
         return np.searchsorted(np.asarray(self.p.cutpoints), felt, side="right")
 
     def take_survey(self, day: int) -> dict:
-        pop, rng = self.model.population, self.model.rng
+        pop, rng = self.model.population, self.model.streams["perception"]
         n = min(self.p.survey_n, pop.n)
         ids = rng.choice(pop.n, size=n, replace=False)
         a = self.answers(ids)

@@ -104,6 +104,7 @@ class Experiment:
     path: Path
     spec: ExperimentFile
     scenario_path: Path
+    file_scenario: Scenario           # the scenario file as it is
     base: Scenario                    # the scenario file with `set` (and days/scale) applied
     points: list[dict[str, Any]]      # axis key → value, one mapping per design point
     notes: list[str]
@@ -112,6 +113,11 @@ class Experiment:
     @property
     def axes(self) -> list[str]:
         return list(self.spec.axes)
+
+    @property
+    def base_file_data(self) -> dict[str, Any]:
+        """The scenario file's parameters as a plain mapping (what a worker gets)."""
+        return self.file_scenario.model_dump()
 
     @property
     def n_runs(self) -> int:
@@ -296,7 +302,8 @@ def load_experiment(path: str | Path, days: int | None = None, scale: float | No
 
     common = {k: v for k, v in (("days", spec.days), ("scale", spec.scale)) if v is not None}
     try:
-        base = load_scenario(scenario_path).with_overrides({**spec.set, **common}, f"{origin} set")
+        file_scenario = load_scenario(scenario_path)
+        base = file_scenario.with_overrides({**spec.set, **common}, f"{origin} set")
     except ScenarioError as exc:
         raise ExperimentError(str(exc)) from None
 
@@ -333,7 +340,7 @@ def load_experiment(path: str | Path, days: int | None = None, scale: float | No
         points = scaled_points(unit_samples(spec.design, n, len(ranges), spec.seed), ranges, integer)
     for text in notes:
         (note or (lambda t: print(f"gridsim: note: {t}", file=sys.stderr)))(text)
-    return Experiment(name=path.stem, path=path.resolve(), spec=spec, scenario_path=scenario_path, base=base,
+    return Experiment(name=path.stem, path=path.resolve(), spec=spec, scenario_path=scenario_path, file_scenario=file_scenario, base=base,
                       points=points, notes=notes)
 
 

@@ -144,6 +144,15 @@ class Store:
         marks = ",".join("?" * len(status))
         return {r[0] for r in self.db.execute(f"SELECT run_id FROM runs WHERE status IN ({marks})", status)}
 
+    def has(self, run_id: str, status: tuple[str, ...] = ("done", "failed")) -> bool:
+        marks = ",".join("?" * len(status))
+        return self.db.execute(f"SELECT 1 FROM runs WHERE run_id = ? AND status IN ({marks})",
+                               (run_id, *status)).fetchone() is not None
+
+    def count_in(self, status: tuple[str, ...]) -> int:
+        marks = ",".join("?" * len(status))
+        return self.db.execute(f"SELECT COUNT(*) FROM runs WHERE status IN ({marks})", status).fetchone()[0]
+
     def record(self, run, result: dict[str, Any]) -> None:
         """Store one finished run (replacing an earlier failed attempt), committed at once."""
         with self.transaction():
@@ -172,6 +181,36 @@ class Store:
             if with_daily:
                 row["daily"] = unpack_daily(row["daily"])
             yield row
+
+
+    def frame(self):
+        """One row per stored run: design point, replicate, seed, status, axis values
+        (`axis.<key>`), every numeric outcome, then error, wall seconds, overrides (JSON),
+        started and finished.  Outcomes a run lacks (a failed run) are NaN."""
+        import pandas as pd
+
+        axes = self.meta().get("axes", [])
+        records, outcome_keys = [], {}
+        for row in self.rows():
+            rec = {"run_id": row["run_id"], "point": row["point"], "replicate": row["replicate"], "seed": row["seed"],
+                   "status": row["status"]}
+            for k in axes:
+                v = (row["axes"] or {}).get(k)
+                rec[f"axis.{k}"] = v if isinstance(v, int | float | str | bool) or v is None else json.dumps(v)
+            for k, v in row["outcomes"].items():
+                if v is None or (isinstance(v, int | float) and not isinstance(v, bool)):
+                    outcome_keys.setdefault(k, None)
+                    rec[k] = np.nan if v is None else v
+            rec.update({"error": row["error"] or "", "wall_seconds": row["wall_seconds"],
+                        "overrides": json.dumps(row["overrides"], sort_keys=True), "started": row["started"],
+                        "finished": row["finished"]})
+            records.append(rec)
+        head = ["run_id", "point", "replicate", "seed", "status"] + [f"axis.{k}" for k in axes]
+        tail = ["error", "wall_seconds", "overrides", "started", "finished"]
+        df = pd.DataFrame.from_records(records, columns=head + list(outcome_keys) + tail)
+        for k in outcome_keys:
+            df[k] = pd.to_numeric(df[k]).astype(float) if df[k].isna().any() else pd.to_numeric(df[k])
+        return df
 
 
 class _Transaction:
