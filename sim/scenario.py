@@ -496,7 +496,10 @@ def read_raw(path: Path, _seen: tuple = ()) -> dict:
         return raw
     if not isinstance(parent, str):
         raise ScenarioError(f"{path}: key 'extends': expected a file name, got {parent!r}")
-    return _merge(read_raw(path.parent / parent, _seen + (path.resolve(),)), raw)
+    base = path.parent / parent
+    if not base.is_file():
+        raise ScenarioError(f"{path}: key 'extends': {base}: no such file")
+    return _merge(read_raw(base, _seen + (path.resolve(),)), raw)
 
 
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
