@@ -165,6 +165,9 @@ class DisputeProcess:
             p = np.clip(self.report_p[sev] + m.params.disputes.report_trust_slope * (pop.trust[a] - 0.5), 0.0, 1.0)
             reported = rng.random(n) < p
             delay = rng.exponential(max(m.params.disputes.report_delay_hours, 1e-12), n) if m.params.disputes.report_delay_hours > 0 else np.zeros(n)
+        # a reported dispute is on its way to the grid queue: no longer hidden, so visits
+        # cannot "find" it a second time during the report delay
+        self.table.status[ids[reported]] = IN_LADDER
         ev = m.events
         for i, c in enumerate(ids):
             if reported[i]:

@@ -23,7 +23,7 @@ from .gridwork import GridWork
 from .perception import Perception
 from .population import Population, Resident
 from .queueing import DAY, EventQueue
-from .scenario import RUNGS, Scenario, ScenarioError, load_scenario
+from .scenario import RUNGS, Scenario, ScenarioError, load_scenario, validate
 from .town import Town
 
 LEVERS = ("residents_per_grid", "fulltime_ratio", "camera_coverage")
@@ -31,21 +31,33 @@ STREAMS = ("town", "cameras", "population", "arrivals", "ladder", "crime", "poli
 
 
 def resolve_scenario(scenario: Any = None, overrides: dict[str, Any] | None = None) -> Scenario:
-    """A path, a mapping, a `Scenario` or None (the default scenario) → validated `Scenario`."""
+    """A path, a mapping, a `Scenario`, a `GovernanceScenario` or None (the default scenario)
+    → validated `Scenario`, with `overrides` (dotted keys; None values ignored) applied."""
     if scenario is None or isinstance(scenario, str | Path):
         base = load_scenario(scenario)
     elif isinstance(scenario, Scenario):
         base = scenario
-    elif isinstance(scenario, MesaScenario) and isinstance(getattr(scenario, "params", None), Scenario):
+    elif isinstance(scenario, GovernanceScenario):
         base = scenario.params
     elif isinstance(scenario, dict):
-        from .scenario import validate
-
         base = validate(scenario, "scenario mapping")
     else:
         raise ScenarioError(f"scenario: expected a path, a mapping or a Scenario, not {type(scenario).__name__}")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     return base.with_overrides(overrides, base.name) if overrides else base
+
+
+class GovernanceScenario(MesaScenario):
+    """Mesa's `Scenario` convention (the direction Mesa 4 takes): the run's seed, the levers
+    and run length as attributes, and the whole validated parameter set as `params`.
+
+        GovernanceModel(scenario=GovernanceScenario("scenarios/laibin.yaml", rng=7, scale=0.1))
+    """
+
+    def __init__(self, scenario: Any = None, *, rng=None, **overrides):
+        params = resolve_scenario(scenario, overrides)
+        super().__init__(rng=params.seed if rng is None else rng, params=params,
+                         **{k: getattr(params, k) for k in (*LEVERS, "days", "scale")})
 
 
 class GovernanceModel(mesa.Model):
@@ -62,13 +74,14 @@ class GovernanceModel(mesa.Model):
 
     def __init__(self, scenario=None, rng=None, *, residents_per_grid=None, fulltime_ratio=None, camera_coverage=None,
                  days=None, scale=None, overrides: dict[str, Any] | None = None):
-        params = resolve_scenario(scenario, {**(overrides or {}), "residents_per_grid": residents_per_grid,
-                                             "fulltime_ratio": fulltime_ratio, "camera_coverage": camera_coverage,
-                                             "days": days, "scale": scale})
-        seed = params.seed if rng is None else rng
-        super().__init__(rng=seed)
-        self.params = params
-        self.seed = seed
+        overrides = {**(overrides or {}), "residents_per_grid": residents_per_grid, "fulltime_ratio": fulltime_ratio,
+                     "camera_coverage": camera_coverage, "days": days, "scale": scale}
+        if isinstance(scenario, GovernanceScenario):
+            rng = scenario.rng if rng is None else rng
+        scenario = GovernanceScenario(scenario, rng=rng, **overrides)
+        super().__init__(scenario=scenario)
+        params = self.params = scenario.params
+        self.seed = scenario.rng
         self.day = 0
         self.events = EventQueue()
 
@@ -175,9 +188,3 @@ class GovernanceModel(mesa.Model):
         for i, name in enumerate(RUNGS):
             rep[f"backlog_{name}"] = (lambda k: (lambda m: int(d.backlog[k])))(i)
         return rep
-
-    def as_mesa_scenario(self) -> MesaScenario:
-        """The parameters as a Mesa `Scenario` (flat dotted keys), the convention Mesa 4 takes."""
-        sc = MesaScenario(rng=self.seed, **{k.replace(".", "__"): v for k, v in self.params.flat().items()})
-        sc.params = self.params
-        return sc

@@ -81,8 +81,8 @@ class ServerPool:
         self.first = np.searchsorted(unit_of_server, np.arange(n_units + 1)).astype(np.int64)
         self.start = np.broadcast_to(np.asarray(shift_start, float), (self.n,)).copy()
         self.hours = np.broadcast_to(np.asarray(shift_hours, float), (self.n,)).copy()
-        self.free_w = to_work(np.zeros(self.n), self.start, self.hours)  # free from hour 0
-        self.free_w = np.maximum(self.free_w, 0.0)
+        # free from hour 0 (a night shift begun the evening before is already on duty)
+        self.free_w = to_work(np.zeros(self.n), self.start, self.hours)
         self.horizon_days = horizon_days
         self.busy = np.zeros((self.n, horizon_days + 1), dtype=np.float32)
         self.x = None if x is None else np.asarray(x, float)
