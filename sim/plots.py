@@ -84,11 +84,15 @@ def plot_map(town: pd.DataFrame, disputes: pd.DataFrame, path: Path, title: str)
     res[town["x"], town["y"]] = town["residents"]
     grid[town["x"], town["y"]] = town["grid"]
     fig, ax = plt.subplots(figsize=(7.5, 7))
-    ax.imshow(res.T, origin="lower", cmap="Greys", interpolation="nearest")
-    border = np.zeros((w, h), bool)
-    border[1:, :] |= grid[1:, :] != grid[:-1, :]
-    border[:, 1:] |= grid[:, 1:] != grid[:, :-1]
-    ax.imshow(np.ma.masked_where(~border.T, border.T), origin="lower", cmap="autumn", alpha=0.6, interpolation="nearest")
+    ax.imshow(res.T, origin="lower", cmap="Greys", interpolation="nearest", extent=(-0.5, w - 0.5, -0.5, h - 0.5))
+    # grid borders a quarter of a cell wide: upsample the grid ids and mark where they change
+    k = 4 if max(w, h) <= 600 else 2
+    up = np.kron(grid, np.ones((k, k), int))
+    border = np.zeros(up.shape, bool)
+    border[1:, :] |= up[1:, :] != up[:-1, :]
+    border[:, 1:] |= up[:, 1:] != up[:, :-1]
+    ax.imshow(np.ma.masked_where(~border.T, border.T), origin="lower", cmap="autumn", alpha=0.9,
+              interpolation="nearest", extent=(-0.5, w - 0.5, -0.5, h - 0.5))
     cam = town[town["camera"]]
     ax.scatter(cam["x"], cam["y"], s=6, marker="s", c="tab:blue", label=f"camera ({len(cam)} cells)")
     d = disputes
