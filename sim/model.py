@@ -74,8 +74,9 @@ class GovernanceModel(mesa.Model):
 
     def __init__(self, scenario=None, rng=None, *, residents_per_grid=None, fulltime_ratio=None, camera_coverage=None,
                  days=None, scale=None, overrides: dict[str, Any] | None = None):
-        overrides = {**(overrides or {}), "residents_per_grid": residents_per_grid, "fulltime_ratio": fulltime_ratio,
-                     "camera_coverage": camera_coverage, "days": days, "scale": scale}
+        keywords = {"residents_per_grid": residents_per_grid, "fulltime_ratio": fulltime_ratio,
+                    "camera_coverage": camera_coverage, "days": days, "scale": scale}
+        overrides = {**(overrides or {}), **{k: v for k, v in keywords.items() if v is not None}}
         if isinstance(scenario, GovernanceScenario):
             rng = scenario.rng if rng is None else rng
         scenario = GovernanceScenario(scenario, rng=rng, **overrides)
