@@ -63,10 +63,10 @@ def time_gridsim(residents: int, days: int, seed: int = 1) -> dict:
         t1 = time.perf_counter()
         model.run()
         t2 = time.perf_counter()
-    n = model.population.n
+    n, steps = model.population.n, model.steps  # steps include the scenario's warm-up days
     del model
-    return {"residents": n, "days": days, "seconds": t2 - t0, "init_seconds": t1 - t0, "run_seconds": t2 - t1,
-            "resident_days_per_s": n * days / (t2 - t1), "peak_rss_mb": mem.peak_mb}
+    return {"residents": n, "days": days, "simulated_days": steps, "seconds": t2 - t0, "init_seconds": t1 - t0,
+            "run_seconds": t2 - t1, "resident_days_per_s": n * steps / (t2 - t1), "peak_rss_mb": mem.peak_mb}
 
 
 def time_schelling(side: int = 100, steps: int = 20) -> dict:

@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", help="write the results as JSON here")
     b.add_argument("--plot", help="log-log plot of seconds against residents (default: next to --json)")
     b.set_defaults(func=cmd_bench)
+    __import__("sim.experiments.cli", fromlist=["add_commands"]).add_commands(sub)  # gridsim sweep | export | plot
+    __import__("sim.calibration", fromlist=["add_commands"]).add_commands(sub)  # gridsim calibrate
+    __import__("sim.validation", fromlist=["add_commands"]).add_commands(sub)  # gridsim validate
     return ap
 
 

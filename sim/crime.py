@@ -72,7 +72,9 @@ class CrimeProcess:
         if s.police_posting == "village":
             cx, cy = town.centroids(town.cell_community, town.n_communities)
             comms = [np.flatnonzero(town.community_township == k) for k in range(town.n_townships)]
-            post = np.concatenate([np.resize(comms[k], n[k]) for k in range(town.n_townships)]) if len(unit) else np.zeros(0, int)
+            # officers spread evenly over the township's communities (all of them, if there are enough)
+            post = np.concatenate([comms[k][(np.arange(n[k]) * len(comms[k])) // max(n[k], 1) % len(comms[k])]
+                                   for k in range(town.n_townships)]) if len(unit) else np.zeros(0, int)
         else:
             cx, cy = town.centroids(town.cell_township, town.n_townships)
             post = unit

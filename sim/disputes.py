@@ -134,7 +134,7 @@ class DisputeProcess:
 
     def _redraw_conversion(self, c: int, t: float) -> None:
         rate = self.conv_rate[self.table.severity[c]]
-        self.table.conv_time[c] = t + self.model.streams["arrivals"].exponential(1.0 / rate) if rate > 0 else np.inf
+        self.table.conv_time[c] = t + self.model.streams["clocks"].exponential(1.0 / rate) if rate > 0 else np.inf
 
     # ------------------------------------------------------------------ 1. arise
     def arise(self, t0: float) -> None:
@@ -148,6 +148,9 @@ class DisputeProcess:
         a = pop.sample_by_propensity(rng, n)
         grid = pop.grid[a]
         b = pop.sample_in_grids(rng, grid)
+        # a dispute has two parties: if the draw fell on the same person, take the next resident of the grid
+        same = b == a
+        b[same] = np.where(a[same] + 1 < pop.grid_first[grid[same] + 1], a[same] + 1, np.maximum(a[same] - 1, pop.grid_first[grid[same]]))
         kind = rng.choice(len(self.type_p), size=n, p=self.type_p).astype(np.int8)
         sev = (rng.random(n)[:, None] > self.sev_cum[kind]).sum(axis=1).clip(0, 2).astype(np.int8)
         ids = self.table.append(n, onset=onset, kind=kind, severity0=sev, severity=sev, cell=pop.home[a], grid=grid,
@@ -169,8 +172,11 @@ class DisputeProcess:
         # cannot "find" it a second time during the report delay
         self.table.status[ids[reported]] = IN_LADDER
         ev = m.events
+        conv = self.table.conv_time[ids]
         for i, c in enumerate(ids):
-            if reported[i]:
+            if reported[i] and conv[i] < onset[i] + delay[i]:
+                self._close_at(float(conv[i]), int(c), CONVERTED)   # violent before the report arrived
+            elif reported[i]:
                 self.table.known_by[c] = BY_REPORT
                 ev.push(onset[i] + delay[i], self.ARRIVE, int(c), GRID)
             else:
@@ -178,7 +184,7 @@ class DisputeProcess:
 
     def _arm_hidden(self, c: int, t: float) -> None:
         """Schedule the first of a hidden dispute's clocks: late report, festering, violence."""
-        rng, tab = self.model.streams["arrivals"], self.table
+        rng, tab = self.model.streams["clocks"], self.table
         sev = tab.severity[c]
         rates = (self.late_rate[sev], self.fester_rate if sev < 2 else 0.0)
         times = [t + rng.exponential(1.0 / r) if r > 0 else math.inf for r in rates]
@@ -209,7 +215,8 @@ class DisputeProcess:
         hidden = np.flatnonzero(tab.status[: tab.n] == LATENT)
         if len(hidden) == 0:
             return
-        found = hidden[self.model.streams["arrivals"].random(len(hidden)) < p_find_by_grid[tab.grid[hidden]]]
+        found = hidden[self.model.streams["visits"].random(len(hidden)) < p_find_by_grid[tab.grid[hidden]]]
+        found = found[tab.conv_time[found] >= t_next]  # turns violent tonight: its own clock has it
         tab.version[found] += 1          # cancels their pending clocks
         tab.known_by[found] = BY_VISIT
         tab.status[found] = IN_LADDER    # no longer hidden; arrives at t_next

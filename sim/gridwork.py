@@ -36,7 +36,10 @@ class GridWork:
             density = town.grid_pop / np.maximum(np.bincount(town.grid, minlength=n_grids), 1)
             order = np.lexsort((rank, unit, -density[unit]))
         else:
-            order = np.lexsort((unit, rank))
+            # among equal ranks, grids in a low-discrepancy order (golden ratio), so full-time
+            # posts spread evenly over the town instead of filling it from one corner
+            spread = np.modf(unit * 0.6180339887498949)[0]
+            order = np.lexsort((spread, rank))
         self.fulltime = np.zeros(len(unit), bool)
         self.fulltime[order[:n_full]] = True
         start = np.where(self.fulltime, s.shift_start, s.parttime_shift_start)

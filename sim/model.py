@@ -27,7 +27,7 @@ from .scenario import RUNGS, Scenario, ScenarioError, load_scenario, validate
 from .town import Town
 
 LEVERS = ("residents_per_grid", "fulltime_ratio", "camera_coverage")
-STREAMS = ("town", "cameras", "population", "arrivals", "ladder", "crime", "police", "perception", "tracking")
+STREAMS = ("town", "cameras", "population", "arrivals", "clocks", "visits", "ladder", "crime", "police", "perception", "tracking")
 
 
 def resolve_scenario(scenario: Any = None, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -68,14 +68,15 @@ class GovernanceModel(mesa.Model):
             `scenarios/default.yaml`.
         rng: Mesa's seed argument; defaults to the scenario's `seed`.
         residents_per_grid, fulltime_ratio, camera_coverage: the three levers.
-        days, scale: run length and representative fraction.
+        days, scale, warmup_days: observed run length, representative fraction, and days
+            simulated before the observed period (the run takes warmup_days + days steps).
         overrides: any other parameters by dotted key, e.g. `{"staffing.fulltime_hours": 6}`.
     """
 
     def __init__(self, scenario=None, rng=None, *, residents_per_grid=None, fulltime_ratio=None, camera_coverage=None,
-                 days=None, scale=None, overrides: dict[str, Any] | None = None):
+                 days=None, scale=None, warmup_days=None, overrides: dict[str, Any] | None = None):
         keywords = {"residents_per_grid": residents_per_grid, "fulltime_ratio": fulltime_ratio,
-                    "camera_coverage": camera_coverage, "days": days, "scale": scale}
+                    "camera_coverage": camera_coverage, "days": days, "scale": scale, "warmup_days": warmup_days}
         overrides = {**(overrides or {}), **{k: v for k, v in keywords.items() if v is not None}}
         if isinstance(scenario, GovernanceScenario):
             rng = scenario.rng if rng is None else rng
@@ -116,6 +117,16 @@ class GovernanceModel(mesa.Model):
         )
 
     # ------------------------------------------------------------------ schedule
+    @property
+    def observing(self) -> bool:
+        """True once the warm-up is over (outcomes count only what begins from then on)."""
+        return self.day >= self.params.warmup_days
+
+    @property
+    def t_observed(self) -> float:
+        """Hour at which the observed period begins."""
+        return self.params.warmup_days * DAY
+
     def step(self) -> None:
         day = self.day = self.steps - 1
         t0, t1 = day * DAY, (day + 1) * DAY
@@ -128,8 +139,9 @@ class GovernanceModel(mesa.Model):
         self.patrol_today = self.crime.patrol_hours(day)
         self._update_guardianship()
         self.perception.update(day)
-        self.datacollector.collect(self)
-        if self.steps >= self.params.days:
+        if self.observing:
+            self.datacollector.collect(self)
+        if self.steps >= self.params.warmup_days + self.params.days:
             self.running = False
 
     def run(self, progress=None) -> "GovernanceModel":
@@ -168,9 +180,9 @@ class GovernanceModel(mesa.Model):
     def _reporters(self) -> dict:
         d, c, pr = self.disputes, self.crime, self.perception
         rep = {
-            "day": lambda m: m.steps,
+            "day": lambda m: m.steps - m.params.warmup_days,
             "disputes_new": lambda m: d.today["new"],
-            "disputes_reported": lambda m: d.today["reported"],
+            "disputes_known": lambda m: d.today["reported"],
             "disputes_found_by_visit": lambda m: d.today["found_by_visit"],
             "disputes_resolved": lambda m: d.today["resolved"],
             "disputes_converted": lambda m: d.today["converted"],
@@ -180,7 +192,8 @@ class GovernanceModel(mesa.Model):
             "incidents_cleared": lambda m: c.today["cleared"],
             "safety_mean": lambda m: float(m.population.safety.mean()),
             "safety_share_safe": lambda m: pr.share_safe(),
-            "survey_share_safe": lambda m: pr.survey[-1]["share_safe"] if pr.survey and pr.survey[-1]["day"] == m.steps else np.nan,
+            "survey_share_safe": lambda m: (pr.survey[-1]["share_safe"] if pr.survey and pr.survey[-1]["day"] == m.steps - m.params.warmup_days
+                                            else np.nan),
             "trust_mean": lambda m: float(m.population.trust.mean()),
             "worker_utilisation": lambda m: m.grid_work.utilisation(m.day),
             "visits": lambda m: float(m.grid_work.visits_by_grid.sum()),

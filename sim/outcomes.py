@@ -21,60 +21,65 @@ def _stats(x: np.ndarray, prefix: str) -> dict[str, float]:
     return {f"{prefix}_mean": float(x.mean()), f"{prefix}_median": float(np.median(x)), f"{prefix}_p90": float(np.quantile(x, 0.9))}
 
 
-def dispute_status_at_end(model) -> np.ndarray:
-    """Final status per dispute: 'resolved', 'converted' or 'open' (anything not ended)."""
-    tab = model.disputes.table
-    st = tab.status[: tab.n]
-    return np.where(st == RESOLVED, "resolved", np.where(st == CONVERTED, "converted", "open"))
+def observed(model) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the dispute and incident tables that began in the observed period (after warm-up)."""
+    d, i = model.disputes.table, model.crime.table
+    return (np.flatnonzero(d.onset[: d.n] >= model.t_observed), np.flatnonzero(i.t_occur[: i.n] >= model.t_observed))
 
 
 def summarise(model) -> dict:
-    p, tab, inc = model.params, model.disputes.table, model.crime.table
-    n, days = model.population.n, max(model.steps, 1)
+    tab, inc = model.disputes.table, model.crime.table
+    n, days = model.population.n, max(model.steps - model.params.warmup_days, 1)
+    horizon = model.steps * 24.0
     per_10k_year = 1e4 / n * 365.0 / days
-    st = tab.status[: tab.n]
-    onset, known, close = tab.onset[: tab.n], tab.t_known[: tab.n], tab.t_close[: tab.n]
+    d_rows, i_rows = observed(model)
+    st = tab.status[d_rows]
+    onset, known, close = tab.onset[d_rows], tab.t_known[d_rows], tab.t_close[d_rows]
     resolved = st == RESOLVED
-    rung = tab.rung[: tab.n]
+    converted = st == CONVERTED
+    rung = tab.rung[d_rows]
     out: dict = {}
     out.update(_stats(close[resolved] - onset[resolved], "resolution_hours"))
     out.update(_stats(close[resolved] - known[resolved], "report_to_resolution_hours"))
-    for i, name in enumerate(RUNGS):
-        at = resolved & (rung == i)
+    for k, name in enumerate(RUNGS):
+        at = resolved & (rung == k)
         out[f"resolution_hours_mean_{name}"] = float(np.mean(close[at] - onset[at])) if at.any() else math.nan
-    n_disp = int(tab.n)
-    n_known = int(np.isfinite(known).sum())
+    n_disp = len(d_rows)
+    was_known = np.isfinite(known)
+    n_open = int(n_disp - resolved.sum() - converted.sum())
     out.update({
         "disputes": n_disp,
         "disputes_per_10k_year": n_disp * per_10k_year,
         "disputes_resolved": int(resolved.sum()),
-        "disputes_converted": int((st == CONVERTED).sum()),
-        "disputes_open": int(n_disp - resolved.sum() - (st == CONVERTED).sum()),
-        "share_open": float((n_disp - resolved.sum() - (st == CONVERTED).sum()) / n_disp) if n_disp else math.nan,
-        "share_known": n_known / n_disp if n_disp else math.nan,
+        "disputes_converted": int(converted.sum()),
+        "disputes_open": n_open,
+        "share_open": n_open / n_disp if n_disp else math.nan,
+        "share_known": float(was_known.mean()) if n_disp else math.nan,
         "share_settled_in_grid": float((resolved & (rung == GRID)).sum() / resolved.sum()) if resolved.any() else math.nan,
-        "escalation_rate": float((tab.escalations[: tab.n] > 0)[np.isfinite(known)].mean()) if n_known else math.nan,
-        "timeout_rate": float((tab.timeouts[: tab.n] > 0)[np.isfinite(known)].mean()) if n_known else math.nan,
-        "conversions_per_10k_year": float((st == CONVERTED).sum() * per_10k_year),
+        "escalation_rate": float((tab.escalations[d_rows] > 0)[was_known].mean()) if was_known.any() else math.nan,
+        "timeout_rate": float((tab.timeouts[d_rows] > 0)[was_known].mean()) if was_known.any() else math.nan,
+        "conversions_per_10k_year": float(converted.sum() * per_10k_year),
     })
-    for i, name in enumerate(RUNGS):
-        out[f"backlog_{name}"] = int(model.disputes.backlog[i])
+    for k, name in enumerate(RUNGS):
+        out[f"backlog_{name}"] = int(model.disputes.backlog[k])
 
-    ist = inc.status[: inc.n]
-    known_i = np.isfinite(inc.t_detect[: inc.n])
-    n_inc = int(inc.n)
-    resp = inc.t_response[: inc.n] - inc.t_detect[: inc.n]
+    ist = inc.status[i_rows]
+    detect = inc.t_detect[i_rows]
+    known_i = detect <= horizon          # a call scheduled after the horizon is not yet known
+    n_inc = len(i_rows)
+    resp = inc.t_response[i_rows] - detect
+    cleared, uncleared = int((ist == CLEARED).sum()), int((ist == UNCLEARED).sum())
     out.update({
         "incidents": n_inc,
         "incidents_per_10k_year": n_inc * per_10k_year,
         "incidents_known_per_10k_year": int(known_i.sum()) * per_10k_year,
-        "incidents_cleared": int((ist == CLEARED).sum()),
-        "incidents_uncleared": int((ist == UNCLEARED).sum()),
+        "incidents_cleared": cleared,
+        "incidents_uncleared": uncleared,
         "incidents_unreported": int((ist == UNREPORTED).sum()),
         "incidents_open": int((ist == PENDING).sum()),
         "detection_rate": float(known_i.mean()) if n_inc else math.nan,
-        "camera_detection_share": float((inc.detected_by[: inc.n] == 1)[known_i].mean()) if known_i.any() else math.nan,
-        "clearance_rate": float((ist == CLEARED).sum() / max(1, (ist == CLEARED).sum() + (ist == UNCLEARED).sum())),
+        "camera_detection_share": float((inc.detected_by[i_rows] == 1)[known_i].mean()) if known_i.any() else math.nan,
+        "clearance_rate": cleared / (cleared + uncleared) if cleared + uncleared else math.nan,
     })
     out.update(_stats(resp, "police_response_hours"))
 
@@ -99,7 +104,7 @@ def summarise(model) -> dict:
         "grids_overloaded_by_routine": int(gw.routine_overload.sum()),
     })
 
-    s, c = p.staffing, p.crime
+    s, c = model.params.staffing, model.params.crime
     cost_workers = 12 * (n_full * s.fulltime_cost_yuan_month + (gw.n_workers - n_full) * s.parttime_cost_yuan_month)
     cost_cameras = model.cameras * c.camera_capital_yuan / c.camera_life_years
     out.update({

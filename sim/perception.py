@@ -87,10 +87,11 @@ class Perception:
         else:
             pop.safety += np.float32(p.adapt_daily) * (target - pop.safety)
 
+        od = day + 1 - m.params.warmup_days  # observed day number, 1 = first observed day
         last = self.survey[-1]["day"] if self.survey else 0
-        final = day + 1 == m.params.days and day + 1 - last >= p.survey_every_days / 2
-        if (day + 1) % p.survey_every_days == 0 or final:
-            self.survey.append(self.take_survey(day))
+        final = od == m.params.days and od - last >= p.survey_every_days / 2
+        if od > 0 and (od % p.survey_every_days == 0 or final):
+            self.survey.append(self.take_survey(od))
 
     def share_safe(self) -> float:
         pop = self.model.population
@@ -103,13 +104,14 @@ class Perception:
         return np.searchsorted(np.asarray(self.p.cutpoints), felt, side="right")
 
     def take_survey(self, day: int) -> dict:
+        """Ask `survey_n` random residents; `day` is the observed day number it is dated."""
         pop, rng = self.model.population, self.model.streams["perception"]
         n = min(self.p.survey_n, pop.n)
         ids = rng.choice(pop.n, size=n, replace=False)
         a = self.answers(ids)
         share = float(np.mean(a >= 2))
         counts = np.bincount(a, minlength=5)
-        return {"day": day + 1, "n": n, "share_safe": share, "se": math.sqrt(max(share * (1 - share), 1e-12) / n),
+        return {"day": day, "n": n, "share_safe": share, "se": math.sqrt(max(share * (1 - share), 1e-12) / n),
                 **{f"answer_{k.replace(' ', '_')}": int(v) for k, v in zip(ANSWERS, counts)},
                 "population_share_safe": self.share_safe()}
 

@@ -32,6 +32,7 @@ from . import __version__
 from .crime import STATUS_NAMES as INCIDENT_STATUS
 from .disputes import STATUS_NAMES as DISPUTE_STATUS
 from .model import GovernanceModel
+from .outcomes import observed
 from .population import Resident
 from .scenario import CRIME_TYPES, DISPUTE_TYPES, RUNGS, SEVERITIES
 
@@ -70,7 +71,10 @@ def summary_of(model: GovernanceModel, wall_seconds: float | None = None) -> dic
 
 
 def dispute_frame(model: GovernanceModel) -> pd.DataFrame:
+    """Disputes that began in the observed period, as they stand at the horizon."""
     df = model.disputes.table.frame().drop(columns=["version", "conv_time"])
+    df.insert(0, "id", np.arange(len(df)))  # incidents' from_dispute refers to this id
+    df = df.iloc[observed(model)[0]].reset_index(drop=True)
     df["type"] = pd.Categorical.from_codes(df.pop("kind"), DISPUTE_TYPES)
     for col in ("severity0", "severity"):
         df[col] = pd.Categorical.from_codes(df[col], SEVERITIES)
@@ -83,7 +87,10 @@ def dispute_frame(model: GovernanceModel) -> pd.DataFrame:
 
 
 def incident_frame(model: GovernanceModel) -> pd.DataFrame:
+    """Incidents that began in the observed period."""
     df = model.crime.table.frame()
+    df.insert(0, "id", np.arange(len(df)))
+    df = df.iloc[observed(model)[1]].reset_index(drop=True)
     df["type"] = pd.Categorical.from_codes(df.pop("kind"), CRIME_TYPES)
     df["status"] = df["status"].map(INCIDENT_STATUS)
     df["detected_by"] = df["detected_by"].map({0: "none", 1: "camera", 2: "victim"})

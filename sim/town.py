@@ -1,6 +1,6 @@
 """The town: cells, their property layers, and the grid / community / township partition.
 
-Cells are stored in Hilbert-curve order, so a governance grid (a run of consecutive cells
+Cells are stored in the order of a generalized Hilbert curve (`gilbert_order`), so a governance grid (a run of consecutive cells
 whose residents add up to `residents_per_grid`) is a compact, contiguous block, and the
 residents of one grid are one contiguous slice of the resident arrays.  Communities and
 townships are runs of whole grids, so the three levels nest by construction.
@@ -15,24 +15,49 @@ from mesa.discrete_space import PropertyLayer
 from scipy.ndimage import maximum_filter
 
 
-def hilbert_index(x: np.ndarray, y: np.ndarray, order: int) -> np.ndarray:
-    """Position of each (x, y) on the Hilbert curve of a 2**order square (vectorised)."""
-    x = x.astype(np.int64).copy()
-    y = y.astype(np.int64).copy()
-    d = np.zeros_like(x)
-    s = 1 << (order - 1) if order > 0 else 0
-    while s > 0:
-        rx = (x & s) > 0
-        ry = (y & s) > 0
-        d += s * s * ((3 * rx) ^ ry)
-        # rotate the quadrant
-        flip = ~ry
-        swap_x = np.where(flip & rx, s - 1 - x, x)
-        swap_y = np.where(flip & rx, s - 1 - y, y)
-        x = np.where(flip, swap_y, swap_x)
-        y = np.where(flip, swap_x, swap_y)
-        s >>= 1
-    return d
+def gilbert_order(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of a width × height rectangle along the generalized Hilbert ("gilbert") curve.
+
+    Unlike the classic Hilbert curve, it stays inside any rectangle, so consecutive cells
+    are neighbours and a run of cells (a grid) is one contiguous, compact block.  After
+    J. Červený's gilbert2d (BSD-2-Clause).  Returns the x and y of each cell in curve order.
+    """
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+
+    def sgn(v):
+        return (v > 0) - (v < 0)
+
+    def run(x, y, dx, dy, n):
+        xs.append(x + dx * np.arange(n))
+        ys.append(y + dy * np.arange(n))
+
+    def gen(x, y, ax, ay, bx, by):
+        w, h = abs(ax + ay), abs(bx + by)
+        dax, day, dbx, dby = sgn(ax), sgn(ay), sgn(bx), sgn(by)
+        if h == 1:
+            return run(x, y, dax, day, w)
+        if w == 1:
+            return run(x, y, dbx, dby, h)
+        ax2, ay2, bx2, by2 = ax // 2, ay // 2, bx // 2, by // 2
+        w2, h2 = abs(ax2 + ay2), abs(bx2 + by2)
+        if 2 * w > 3 * h:
+            if w2 % 2 and w > 2:
+                ax2, ay2 = ax2 + dax, ay2 + day
+            gen(x, y, ax2, ay2, bx, by)
+            gen(x + ax2, y + ay2, ax - ax2, ay - ay2, bx, by)
+        else:
+            if h2 % 2 and h > 2:
+                bx2, by2 = bx2 + dbx, by2 + dby
+            gen(x, y, bx2, by2, ax2, ay2)
+            gen(x + bx2, y + by2, ax, ay, bx - bx2, by - by2)
+            gen(x + (ax - dax) + (bx2 - dbx), y + (ay - day) + (by2 - dby), -bx2, -by2, -(ax - ax2), -(ay - ay2))
+
+    if width >= height:
+        gen(0, 0, width, 0, 0, height)
+    else:
+        gen(0, 0, 0, height, width, 0)
+    return np.concatenate(xs).astype(np.int32), np.concatenate(ys).astype(np.int32)
 
 
 def _runs(cum_start: np.ndarray, size: float) -> np.ndarray:
@@ -54,12 +79,7 @@ class Town:
         self.n_cells = side * side
         self.cell_km = math.sqrt(scenario.area / self.n_cells)
 
-        xs, ys = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
-        xs, ys = xs.ravel(), ys.ravel()
-        order = max(1, math.ceil(math.log2(side))) if side > 1 else 1
-        perm = np.argsort(hilbert_index(xs, ys, order), kind="stable")
-        self.x = xs[perm].astype(np.int32)
-        self.y = ys[perm].astype(np.int32)
+        self.x, self.y = gilbert_order(side, side)
 
         # residents: denser at the centre, with cell-to-cell noise
         cx = cy = (side - 1) / 2.0
@@ -140,7 +160,7 @@ class Town:
         return {name: PropertyLayer.from_data(name, self.to_xy(v)) for name, v in layers.items()}
 
     def centroids(self, unit_of_cell: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
-        """Resident-weighted centre (x, y) of each unit, snapped to a cell of the unit."""
+        """Resident-weighted centre (x, y) of each unit (a point, not necessarily a cell of it)."""
         w = self.pop + 1e-9
         cx = np.bincount(unit_of_cell, weights=w * self.x, minlength=n_units) / np.bincount(unit_of_cell, weights=w, minlength=n_units)
         cy = np.bincount(unit_of_cell, weights=w * self.y, minlength=n_units) / np.bincount(unit_of_cell, weights=w, minlength=n_units)

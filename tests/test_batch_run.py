@@ -14,15 +14,16 @@ import sim
 def test_batch_run_grid_sizes_and_seeds():
     rows = mesa.batch_run(sim.GovernanceModel,
                           parameters={"residents_per_grid": [400, 1600], "days": 20, "scale": 0.02},
-                          rng=[1, 2], number_processes=1, max_steps=100, display_progress=False)
+                          rng=[1, 2], number_processes=1, max_steps=1000, display_progress=False)
     assert len(rows) == 4
     df = pd.DataFrame(rows)
     reporters = set(sim.GovernanceModel(days=1, scale=0.02).datacollector.model_reporters)
     assert reporters, "the model has no model reporters"
     missing = reporters - set(df.columns)
     assert not missing, f"batch_run rows lack reporters {sorted(missing)}"
-    # each run stopped at its own horizon (20 days), not at max_steps
-    assert (df["Step"] == 20).all() and (df["day"] == 20).all()
+    # each run stopped at its own horizon (warm-up + 20 observed days), not at max_steps
+    warmup = sim.load_scenario().warmup_days
+    assert (df["Step"] == warmup + 20).all() and (df["day"] == 20).all()
     # every combination of grid size and seed is present once
     assert sorted(zip(df["residents_per_grid"], df["rng"])) == [(400, 1), (400, 2), (1600, 1), (1600, 2)]
     # the same grid size under two seeds gives two different towns

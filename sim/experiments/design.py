@@ -143,10 +143,12 @@ class Experiment:
 
     # ------------------------------------------------------------------ identity
     def definition(self) -> dict[str, Any]:
-        """What determines the sweep's results: the spec, the design points and every base parameter."""
-        spec = self.spec.model_dump(mode="json")
-        spec["scenario"] = str(self.scenario_path)
-        return {"name": self.name, "spec": spec, "points": _plain(self.points), "base_parameters": _plain(self.base.flat())}
+        """What determines the sweep's results: the spec, the design points and every base parameter.
+
+        Not the file's name or where the scenario lives: a renamed copy is the same experiment,
+        an edited scenario file is not (its parameters are here)."""
+        spec = self.spec.model_dump(mode="json", exclude={"scenario", "description"})
+        return {"spec": spec, "points": _plain(self.points), "base_parameters": _plain(self.base.flat())}
 
     def digest(self) -> str:
         blob = json.dumps(self.definition(), sort_keys=True, ensure_ascii=False, default=str)
@@ -162,6 +164,15 @@ def run_seed(seed: int, point: int, replicate: int, common: bool = True) -> int:
     key = (replicate,) if common else (point, replicate)
     state = np.random.SeedSequence(seed, spawn_key=key).generate_state(1, dtype=np.uint64)[0]
     return int(state >> np.uint64(1))
+
+
+def set_args(overrides: dict[str, Any]) -> list[str]:
+    """`--set KEY=VALUE` arguments of `gridsim run` that apply `overrides` (values in YAML syntax)."""
+    out = []
+    for key, value in overrides.items():
+        text = yaml.safe_dump(_plain(value), default_flow_style=True, width=10_000).strip()
+        out += ["--set", f"{key}={text.removesuffix('...').strip()}"]
+    return out
 
 
 def _plain(x: Any) -> Any:

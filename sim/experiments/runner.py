@@ -63,8 +63,14 @@ class LocalPool:
     """`concurrent.futures.ProcessPoolExecutor` with `workers` processes."""
 
     def __init__(self, workers: int):
+        import multiprocessing
+
+        # a fork server: workers fork from a clean single-threaded process that has imported
+        # the model once (forking the parent, with its BLAS and progress threads, is unsafe)
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
         self.slots = workers
-        self.pool = futures.ProcessPoolExecutor(max_workers=workers)
+        self.pool = futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
     def submit(self, fn, *args):
         return self.pool.submit(fn, *args)
@@ -172,13 +178,12 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
 def _drive(experiment, store, keep, report, workers, dask, progress) -> None:
     from tqdm import tqdm
 
-    tqdm.monitor_interval = 0            # no monitor thread: the pool forks worker processes
     backend = DaskPool(dask, workers) if dask else LocalPool(workers)
     window = WINDOW_PER_WORKER * backend.slots
     scenario_data = experiment.base_file_data
     pending: dict[Any, Run] = {}
-    bar = tqdm(total=report.total, initial=report.skipped, unit="run", desc=experiment.name, disable=not progress,
-               dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(total=report.total, initial=report.skipped, unit="run", desc=experiment.name, dynamic_ncols=True,
+               file=sys.stderr, disable=None if progress else True)   # None: shown on a terminal only
     cancel = True
     try:
         def collect(done) -> None:

@@ -1,0 +1,629 @@
+"""Calibration: fit the parameters no source gives so the model gives back what a city reported.
+
+`gridsim calibrate SCENARIO.yaml --target KEY=VALUE … [--fit PARAM …]`
+
+- **Targets** are outcome keys of a run (`sim.outcomes.summarise`, plus the derived keys of
+  `DERIVED`), each with a reported value and a standard error (`--target-se`, else the
+  binomial error of a survey of `perception.survey_n` for a share of the safety survey, else
+  10 % of the value — see `default_se`).
+- **Parameters** fitted are scalar numbers whose provenance is *assumption*: the scenario
+  file's own `source:` if it gives one, else the schema's.  A documented parameter is refused
+  unless `--force`.  Bounds are the schema's limits (`ge`/`le`) where it closes both sides,
+  else default/4 to default×4 within whatever limit it gives; both ends are then pulled 1 %
+  of the width inside (the model's Beta draws need a mean strictly inside (0, 1), strict
+  limits must not be hit); `--bounds KEY=LO,HI` overrides.
+- **Objective** J(θ) = Σ_k ((mean_r y_k(θ, seed_r) − target_k) / se_k)², the mean over R
+  replicates whose seeds are the same at every θ (common random numbers: the town, the
+  residents and every random stream are the same at each evaluation, so J moves with θ, not
+  with the dice).  One parameter: `scipy.optimize.minimize_scalar(method="bounded")`; several:
+  `scipy.optimize.minimize(method="Powell")` with bounds, on coordinates scaled to [0, 1].
+- **Uncertainty**: the Jacobian of the replicate means at the optimum by central
+  differences (step 2 % of the bounds) gives the parameters' standard errors
+  (JᵀWJ)⁻¹ with W = diag(1/se²): how far the reported figures' own errors move the fit.
+- **Output**: a scenario overlay (`extends:` the calibrated file, only the fitted keys, each
+  with a `source:` naming targets, seeds and fit error) and a JSON sidecar with the whole
+  record (every evaluation, the Jacobian, versions).
+
+Runs are independent and seeded, so `Runner` spreads them over a process pool (2 workers by
+default) and gives the same numbers as running them one by one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent import futures
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .scenario import ROOT, Scenario, ScenarioError, _LEAVES_CACHE, load_scenario, parse_set
+
+ASSUMPTION = "assumption"
+#: targets that, when --fit is not given, are fitted with this parameter
+DEFAULT_FIT = {
+    "population_share_safe": "perception.safety_mean",
+    "survey_share_safe": "perception.safety_mean",
+    "survey_share_safe_year_mean": "perception.safety_mean",
+    "survey_expected_share_safe": "perception.safety_mean",
+    "safety_mean": "perception.safety_mean",
+    "trust_mean": "perception.trust_mean",
+    "report_to_resolution_hours_mean": "staffing.routine_hours_per_1000",
+    "resolution_hours_mean": "staffing.routine_hours_per_1000",
+}
+#: outcome keys that are shares of a survey's answers: their default se is a survey's binomial error
+SURVEY_SHARES = ("population_share_safe", "survey_share_safe", "survey_share_safe_year_mean", "survey_expected_share_safe")
+DEFAULT_REL_SE = 0.10
+JACOBIAN_STEP = 0.02
+#: parameters that only enter the costs, never the dynamics: nothing to fit them to
+COST_ONLY = ("staffing.parttime_cost_yuan_month", "staffing.fulltime_cost_yuan_month", "crime.cameras_per_covered_cell",
+             "crime.camera_capital_yuan", "crime.camera_life_years")
+
+
+# =========================================================================== outcomes
+def survey_expected_share_safe(model) -> float:
+    """The share a survey of *everyone* would report as at least 'basically safe': each
+    resident's chance that its felt safety plus the answer noise clears the cut-point,
+    averaged over all residents.  It is what `survey_share_safe` estimates, without the
+    sampling error of `survey_n` respondents, and it differs from `population_share_safe`
+    (safety ≥ cut, no answer noise) by the answer noise's blur around the cut-point."""
+    from scipy.stats import norm
+
+    p = model.params.perception
+    s = model.population.safety.astype(np.float64)
+    cut = float(p.cutpoints[1])
+    if p.answer_noise_sd <= 0:
+        return float(np.mean(s >= cut))
+    return float(np.mean(norm.sf((cut - s) / p.answer_noise_sd)))
+
+
+#: outcome keys computed here from the finished model, beside `summarise`'s
+DERIVED: dict[str, Callable] = {"survey_expected_share_safe": survey_expected_share_safe}
+
+
+def outcomes_of(model) -> dict[str, Any]:
+    """`summarise(model)` plus the derived outcomes of `DERIVED`."""
+    from .outcomes import summarise
+
+    out = summarise(model)
+    for key, fn in DERIVED.items():
+        out[key] = fn(model)
+    return out
+
+
+@lru_cache(maxsize=1)
+def outcome_keys() -> tuple[str, ...]:
+    """Every numeric outcome key (from a two-day run of a tiny town)."""
+    from .model import GovernanceModel
+
+    m = GovernanceModel(Scenario().with_overrides({"population": 2000, "days": 2}, "outcome keys"), rng=0)
+    m.run()
+    return tuple(sorted(k for k, v in outcomes_of(m).items() if isinstance(v, int | float) and not isinstance(v, bool)))
+
+
+# =========================================================================== running
+@dataclass(frozen=True)
+class RunSpec:
+    """One seeded run: a validated scenario, overrides by dotted key, and what to return.
+
+    `keys` limits the outcomes returned (None: all); each function of `extras` is called
+    with the finished model and its result stored under the function's name."""
+
+    scenario: Scenario
+    seed: int
+    overrides: tuple[tuple[str, Any], ...] = ()
+    keys: tuple[str, ...] | None = None
+    extras: tuple[Callable, ...] = ()
+
+
+def run_one(spec: RunSpec) -> dict[str, Any]:
+    """Build, run and summarise one model (in a worker process or here)."""
+    from .model import GovernanceModel
+
+    t0 = time.perf_counter()
+    model = GovernanceModel(spec.scenario, rng=spec.seed, overrides=dict(spec.overrides))
+    model.run()
+    out = outcomes_of(model)
+    if spec.keys is not None:
+        out = {k: out.get(k, math.nan) for k in spec.keys}
+    for fn in spec.extras:
+        out[fn.__name__] = fn(model)
+    out["_seconds"] = time.perf_counter() - t0
+    return out
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+class Runner:
+    """Maps `RunSpec`s to outcome dicts, in order: in a process pool of `workers`, or here if 1.
+
+    Every run is seeded, so the results do not depend on the number of workers."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = default_workers() if workers is None else max(1, int(workers))
+        self._pool: futures.ProcessPoolExecutor | None = None
+        self.runs = 0
+        self.run_seconds = 0.0
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _executor(self) -> futures.ProcessPoolExecutor:
+        if self._pool is None:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+            self._pool = futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        return self._pool
+
+    def map(self, specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
+        specs = list(specs)
+        if self.workers == 1 or len(specs) <= 1:
+            results = [run_one(s) for s in specs]
+        else:
+            results = list(self._executor().map(run_one, specs, chunksize=1))
+        self.runs += len(results)
+        self.run_seconds += sum(r.get("_seconds", 0.0) for r in results)
+        return results
+
+
+def crn_seeds(seed: int, replicates: int) -> list[int]:
+    """The replicates' seeds: `seed, seed+1, …` — the same list at every evaluation (CRN)."""
+    return [int(seed) + i for i in range(int(replicates))]
+
+
+# =========================================================================== parameters
+def _schema_source(key: str) -> str:
+    """The schema's source text of a leaf, or of the nearest section above it that has one."""
+    from pydantic import BaseModel
+
+    cls: Any = Scenario
+    found = ""
+    for part in key.split("."):
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or part not in cls.model_fields:
+            break
+        f = cls.model_fields[part]
+        src = (f.json_schema_extra or {}).get("source") if isinstance(f.json_schema_extra, dict) else None
+        if src and src not in ("see fields", "-"):
+            found = str(src)
+        cls = f.annotation
+    return found
+
+
+def param_source(key: str, scenario: Scenario) -> str:
+    """Provenance of a parameter in this scenario: the file's `source:`, else the schema's."""
+    return scenario.sources.get(key) or _schema_source(key)
+
+
+def is_assumption(key: str, scenario: Scenario) -> bool:
+    return param_source(key, scenario).strip().lower().startswith(ASSUMPTION)
+
+
+def _limits(key: str) -> tuple[float | None, float | None, bool, bool]:
+    """(lower, upper, lower is strict, upper is strict) from the schema's Field metadata."""
+    fi = _LEAVES_CACHE()[key][0]
+    lo = hi = None
+    lo_strict = hi_strict = False
+    for m in fi.metadata:
+        if getattr(m, "ge", None) is not None:
+            lo, lo_strict = float(m.ge), False
+        if getattr(m, "gt", None) is not None:
+            lo, lo_strict = float(m.gt), True
+        if getattr(m, "le", None) is not None:
+            hi, hi_strict = float(m.le), False
+        if getattr(m, "lt", None) is not None:
+            hi, hi_strict = float(m.lt), True
+    return lo, hi, lo_strict, hi_strict
+
+
+def check_fit_param(key: str, scenario: Scenario, force: bool = False) -> None:
+    """Refuse (one line) a parameter that is unknown, not a plain number, or documented."""
+    leaves = _LEAVES_CACHE()
+    if key not in leaves:
+        near = difflib.get_close_matches(key, list(leaves), n=1, cutoff=0.5)
+        raise ScenarioError(f"--fit {key!r}: unknown parameter" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    value = scenario.flat().get(key)
+    if isinstance(value, bool) or not isinstance(value, float):
+        kind = "a tuple" if isinstance(value, tuple | list) else type(value).__name__
+        raise ScenarioError(f"--fit {key!r}: only plain real-valued parameters can be fitted, this one is {kind} ({value!r})")
+    if key in COST_ONLY:
+        raise ScenarioError(f"--fit {key!r}: enters only the costs, no outcome depends on it")
+    if not force and not is_assumption(key, scenario):
+        src = param_source(key, scenario)
+        short = src if len(src) <= 70 else src[:67] + "..."
+        raise ScenarioError(f"--fit {key!r}: not an assumption, its source is {short!r}; use --force to fit it anyway")
+
+
+def default_bounds(key: str, scenario: Scenario) -> tuple[float, float, str]:
+    """Search range of a fitted parameter and how it was set (see the module doc)."""
+    value = float(scenario.flat()[key])
+    lo, hi, _, _ = _limits(key)
+    if lo is not None and hi is not None:
+        how = "the schema's limits"
+    else:
+        wide_lo, wide_hi = (value / 4.0, value * 4.0) if value > 0 else (0.0, 1.0)
+        lo = wide_lo if lo is None else max(lo, wide_lo)
+        hi = wide_hi if hi is None else min(hi, wide_hi)
+        how = "default/4 to default×4 within the schema's limits"
+    width = hi - lo
+    # keep off closed (and open) ends: Beta means, probabilities of 0 or 1 and strict limits
+    lo, hi = lo + 0.01 * width, hi - 0.01 * width
+    return float(lo), float(hi), how + ", 1 % inside each end"
+
+
+def parse_kv_floats(items: Iterable[str], what: str) -> dict[str, float]:
+    """`KEY=VALUE` strings → {key: float}; a trailing % divides by 100."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        key, sep, raw = str(item).partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key or not raw:
+            raise ScenarioError(f"{what} {item!r}: expected KEY=VALUE, e.g. {what} population_share_safe=0.8562")
+        pct = raw.endswith("%")
+        try:
+            value = float(raw.rstrip("%")) / (100.0 if pct else 1.0)
+        except ValueError:
+            raise ScenarioError(f"{what} {item!r}: {raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ScenarioError(f"{what} {item!r}: the value must be finite")
+        out[key] = value
+    return out
+
+
+def parse_bounds(items: Iterable[str]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for item in items or []:
+        key, sep, raw = str(item).partition("=")
+        parts = raw.split(",")
+        try:
+            lo, hi = (float(x) for x in parts)
+        except ValueError:
+            raise ScenarioError(f"--bounds {item!r}: expected KEY=LOW,HIGH, e.g. --bounds perception.safety_mean=0.3,0.8") from None
+        if not sep or not (lo < hi):
+            raise ScenarioError(f"--bounds {item!r}: expected KEY=LOW,HIGH with LOW < HIGH")
+        out[key.strip()] = (lo, hi)
+    return out
+
+
+def check_target_key(key: str) -> None:
+    keys = outcome_keys()
+    if key not in keys:
+        near = difflib.get_close_matches(key, keys, n=1, cutoff=0.5)
+        raise ScenarioError(f"--target {key!r}: unknown outcome key" + (f" (did you mean {near[0]!r}?)" if near else
+                                                                          "; see summary.json of a run for the keys"))
+
+
+def default_se(key: str, value: float, scenario: Scenario) -> tuple[float, str]:
+    """Standard error of a reported figure when none is given (see module doc)."""
+    if key in SURVEY_SHARES:
+        n = scenario.perception.survey_n
+        p = min(max(value, 1e-3), 1 - 1e-3)
+        return math.sqrt(p * (1 - p) / n), f"binomial, survey of perception.survey_n = {n}"
+    return max(abs(value) * DEFAULT_REL_SE, 1e-9), f"{DEFAULT_REL_SE:.0%} of the value (no error given)"
+
+
+# =========================================================================== the fit
+@dataclass
+class Calibration:
+    """The record of one fit (all plain data: JSON-able with `to_dict`)."""
+
+    scenario: str
+    scenario_path: str | None
+    targets: list[dict]
+    fit: list[str]
+    start: dict[str, float]
+    bounds: dict[str, list]
+    fitted: dict[str, float]
+    seeds: list[int]
+    days: int
+    scale: float
+    base_overrides: dict[str, Any]
+    objective: float
+    method: str
+    success: bool
+    message: str
+    evaluations: int
+    runs: int
+    seconds: float
+    param_se: dict[str, float] = field(default_factory=dict)
+    jacobian: dict[str, dict[str, float]] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        from .run import _jsonable
+
+        return _jsonable(asdict(self))
+
+    def fit_error_text(self) -> str:
+        parts = []
+        for t in self.targets:
+            parts.append(f"{t['key']}: model {t['model_mean']:.4g} vs target {t['value']:.4g} "
+                         f"({t['residual']:+.3g}, {t['z']:+.2f} se)")
+        return "; ".join(parts) + f"; objective {self.objective:.3g}"
+
+
+def calibrate(scenario: Scenario | str | Path, targets: dict[str, float], fit: Sequence[str] | None = None, *,
+              replicates: int = 4, seed: int = 1000, days: int | None = None, scale: float | None = None,
+              target_se: dict[str, float] | None = None, bounds: dict[str, tuple[float, float]] | None = None,
+              overrides: dict[str, Any] | None = None, force: bool = False, runner: Runner | None = None,
+              xatol: float | None = None, maxiter: int = 40, uncertainty: bool = True,
+              progress: Callable[[str], None] | None = None) -> Calibration:
+    """Fit `fit` (assumed parameters) so the replicate means of `targets` match; see module doc."""
+    t_start = time.perf_counter()
+    path = None
+    if isinstance(scenario, str | Path):
+        path = str(scenario)
+        scenario = load_scenario(scenario)
+    base = scenario
+    run_shape = {k: v for k, v in (("days", days), ("scale", scale)) if v is not None}
+    if overrides or run_shape:
+        base = base.with_overrides({**(overrides or {}), **run_shape}, f"{base.name} (calibration)")
+
+    # ---- every check before any run
+    if not targets:
+        raise ScenarioError("--target: give at least one KEY=VALUE to fit to")
+    for key in targets:
+        check_target_key(key)
+    if not fit:
+        missing = [k for k in targets if k not in DEFAULT_FIT]
+        if missing:
+            raise ScenarioError(f"--fit: name the parameters to fit (no default for target {missing[0]!r})")
+        fit = list(dict.fromkeys(DEFAULT_FIT[k] for k in targets))
+    fit = list(dict.fromkeys(fit))
+    for key in fit:
+        check_fit_param(key, base, force)
+    if len(fit) > len(targets) and not force:
+        raise ScenarioError(f"--fit: {len(fit)} parameters but {len(targets)} target(s): the fit would not be "
+                            "identified; add targets or use --force")
+    if replicates < 1:
+        raise ScenarioError("--replicates: must be at least 1")
+    target_se = dict(target_se or {})
+    for key in target_se:
+        if key not in targets:
+            raise ScenarioError(f"--target-se {key!r}: not one of the targets ({', '.join(targets)})")
+        if not target_se[key] > 0:
+            raise ScenarioError(f"--target-se {key!r}: must be > 0")
+    for key in bounds or {}:
+        if key not in fit:
+            raise ScenarioError(f"--bounds {key!r}: not one of the fitted parameters ({', '.join(fit)})")
+    tlist = []
+    for key, value in targets.items():
+        se, how = (target_se[key], "given") if key in target_se else default_se(key, value, base)
+        tlist.append({"key": key, "value": float(value), "se": float(se), "se_from": how})
+    rng_bounds: dict[str, list] = {}
+    for key in fit:
+        if bounds and key in bounds:
+            lo, hi = bounds[key]
+            how = "given"
+        else:
+            lo, hi, how = default_bounds(key, base)
+        # the bounds must themselves be valid values of the parameter
+        base.with_overrides({key: lo}, f"--bounds {key}")
+        base.with_overrides({key: hi}, f"--bounds {key}")
+        rng_bounds[key] = [lo, hi, how]
+    start = {k: float(base.flat()[k]) for k in fit}
+
+    seeds = crn_seeds(seed, replicates)
+    keys = tuple(t["key"] for t in tlist)
+    own_runner = runner is None
+    runner = runner or Runner()
+    history: list[dict] = []
+    cache: dict[tuple, dict] = {}
+    runs_before = runner.runs
+
+    def evaluate(values: dict[str, float]) -> dict:
+        tag = tuple(round(values[k], 12) for k in fit)
+        if tag in cache:
+            return cache[tag]
+        ov = tuple(values.items())
+        res = runner.map([RunSpec(base, s, ov, keys) for s in seeds])
+        ys = {k: np.array([r[k] for r in res], float) for k in keys}
+        means = {k: float(np.nanmean(v)) for k, v in ys.items()}
+        sds = {k: float(np.nanstd(v, ddof=1)) if len(v) > 1 else math.nan for k, v in ys.items()}
+        j = float(sum(((means[t["key"]] - t["value"]) / t["se"]) ** 2 for t in tlist))
+        if not math.isfinite(j):
+            j = 1e12
+        rec = {"params": dict(values), "objective": j, "means": means, "sds": sds}
+        cache[tag] = rec
+        history.append(rec)
+        if progress:
+            progress("  eval %2d: %s → %s, J = %.4g" % (len(history), ", ".join(f"{k}={v:.5g}" for k, v in values.items()),
+                                                          ", ".join(f"{k}={means[k]:.5g}" for k in keys), j))
+        return rec
+
+    try:
+        lo = np.array([rng_bounds[k][0] for k in fit])
+        hi = np.array([rng_bounds[k][1] for k in fit])
+        from scipy import optimize
+
+        if len(fit) == 1:
+            k0 = fit[0]
+            res = optimize.minimize_scalar(lambda x: evaluate({k0: float(x)})["objective"], bounds=(lo[0], hi[0]),
+                                           method="bounded",
+                                           options={"xatol": xatol if xatol else 1e-3 * (hi[0] - lo[0]), "maxiter": maxiter})
+            method, success, message = "minimize_scalar(bounded)", bool(res.success), str(res.message)
+        else:
+            def f(u):
+                return evaluate({k: float(lo[i] + np.clip(u[i], 0, 1) * (hi[i] - lo[i])) for i, k in enumerate(fit)})["objective"]
+
+            u0 = np.clip((np.array([start[k] for k in fit]) - lo) / (hi - lo), 0.0, 1.0)
+            res = optimize.minimize(f, u0, method="Powell", bounds=[(0.0, 1.0)] * len(fit),
+                                    options={"xtol": xatol if xatol else 1e-3, "ftol": 1e-4, "maxfev": maxiter * len(fit)})
+            method, success, message = "minimize(Powell, bounded)", bool(res.success), str(res.message)
+        best = min(history, key=lambda r: r["objective"])
+        fitted = dict(best["params"])
+
+        # ---- uncertainty: Jacobian of the target means by central differences at the optimum
+        jac: dict[str, dict[str, float]] = {}
+        param_se: dict[str, float] = {}
+        if uncertainty:
+            J = np.zeros((len(tlist), len(fit)))
+            for i, k in enumerate(fit):
+                h = JACOBIAN_STEP * (hi[i] - lo[i])
+                up = dict(fitted, **{k: min(fitted[k] + h, hi[i])})
+                dn = dict(fitted, **{k: max(fitted[k] - h, lo[i])})
+                rup, rdn = evaluate(up), evaluate(dn)
+                for t_i, t in enumerate(tlist):
+                    J[t_i, i] = (rup["means"][t["key"]] - rdn["means"][t["key"]]) / (up[k] - dn[k])
+                jac[k] = {t["key"]: float(J[t_i, i]) for t_i, t in enumerate(tlist)}
+            W = np.diag([1.0 / t["se"] ** 2 for t in tlist])
+            try:
+                cov = np.linalg.inv(J.T @ W @ J)
+                param_se = {k: float(math.sqrt(max(cov[i, i], 0.0))) for i, k in enumerate(fit)}
+            except np.linalg.LinAlgError:
+                param_se = {k: math.inf for k in fit}
+    finally:
+        if own_runner:
+            runner.close()
+
+    for t in tlist:
+        m = best["means"][t["key"]]
+        sd = best["sds"][t["key"]]
+        t.update({"model_mean": m, "model_sd": sd, "model_se": sd / math.sqrt(len(seeds)) if math.isfinite(sd) else math.nan,
+                  "residual": m - t["value"], "z": (m - t["value"]) / t["se"]})
+    from .run import versions
+
+    return Calibration(scenario=base.name, scenario_path=path, targets=tlist, fit=fit, start=start, bounds=rng_bounds,
+                       fitted=fitted, seeds=seeds, days=base.days, scale=base.scale,
+                       base_overrides=dict(overrides or {}), objective=best["objective"], method=method, success=success,
+                       message=message, evaluations=len(history), runs=runner.runs - runs_before,
+                       seconds=time.perf_counter() - t_start, param_se=param_se, jacobian=jac, history=history,
+                       versions=versions())
+
+
+# =========================================================================== the overlay
+def overlay_text(cal: Calibration, extends: str, name: str | None = None, note: str | None = None) -> str:
+    """A scenario overlay: `extends:` the calibrated file, then only the fitted values."""
+    import yaml
+
+    seeds = f"{cal.seeds[0]}–{cal.seeds[-1]}" if len(cal.seeds) > 1 else str(cal.seeds[0])
+    targets = ", ".join(f"{t['key']}={t['value']:.6g} (se {t['se']:.3g})" for t in cal.targets)
+    head = [
+        f"# Calibrated overlay of {extends}, written by `gridsim calibrate` (sim/calibration.py).",
+        f"# Targets: {targets}.",
+        f"# Fitted: " + ", ".join(f"{k} = {v:.6g}" + (f" ± {cal.param_se[k]:.2g}" if k in cal.param_se else "")
+                                  for k, v in cal.fitted.items()) + " (± from the targets' standard errors).",
+        f"# Seeds {seeds} (common random numbers, {len(cal.seeds)} replicates), scale {cal.scale:g}, {cal.days} days.",
+        f"# Fit error: {cal.fit_error_text()}.",
+        f"# {cal.method}: {cal.evaluations} evaluations, {cal.runs} runs, {cal.seconds:.0f} s; {cal.message}",
+    ]
+    if cal.base_overrides:
+        head.append(f"# Fitted with these overrides of the file (not written below): {cal.base_overrides}")
+    if note:
+        head += [f"# {line}" for line in note.splitlines()]
+    data: dict[str, Any] = {"extends": extends}
+    if name:
+        data["name"] = name
+    for key, value in cal.fitted.items():
+        src = (f"calibrated (gridsim calibrate): fitted to {targets}; seeds {seeds}, scale {cal.scale:g}, "
+               f"{cal.days} days; fit error {cal.fit_error_text()}")
+        node = data
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = {"value": round(float(value), 6), "source": src}
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return "\n".join(head) + "\n" + body
+
+
+def write_overlay(cal: Calibration, path: str | Path, scenario_path: str | Path, name: str | None = None,
+                  note: str | None = None) -> Path:
+    """Write the overlay YAML (and `<path>.json` with the whole record); return the YAML path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extends = os.path.relpath(Path(scenario_path).resolve(), path.parent.resolve())
+    text = overlay_text(cal, extends, name=name, note=note)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    path.with_suffix(".json").write_text(json.dumps(cal.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+# =========================================================================== command line
+def default_scale(scenario: Scenario) -> float:
+    """About 100,000 residents: share outcomes do not depend on the town's size beyond noise."""
+    return float(min(scenario.scale, max(1e-4, 1e5 / scenario.population)))
+
+
+def cmd_calibrate(args) -> int:
+    overrides = parse_set(args.set)
+    scenario = load_scenario(args.scenario, overrides)
+    targets = parse_kv_floats(args.target, "--target")
+    se = parse_kv_floats(args.target_se, "--target-se")
+    bounds = parse_bounds(args.bounds)
+    scale = args.scale if args.scale is not None else default_scale(scenario)
+    if not 0 < scale <= 1:
+        raise ScenarioError(f"--scale {scale}: must be in (0, 1]")
+    if args.days is not None and args.days < 1:
+        raise ScenarioError(f"--days {args.days}: must be at least 1")
+    out = Path(args.out) if args.out else Path("out") / "calibration" / f"{Path(args.scenario).stem}.calibrated.yaml"
+    if out.exists() and out.is_dir():
+        raise ScenarioError(f"--out {out}: is a directory; give the overlay's file name")
+    say = None if args.quiet else (lambda s: print(s, flush=True))
+    with Runner(args.workers) as runner:
+        cal = calibrate(scenario, targets, args.fit, replicates=args.replicates, seed=args.seed, days=args.days,
+                        scale=scale, target_se=se, bounds=bounds, force=args.force, runner=runner,
+                        uncertainty=not args.no_uncertainty, progress=say)
+    cal.scenario_path = str(args.scenario)
+    cal.base_overrides = overrides
+    write_overlay(cal, out, args.scenario, name=f"{scenario.name}-calibrated")
+    print(f"{scenario.name}: {cal.method}, {cal.evaluations} evaluations × {len(cal.seeds)} replicates, "
+          f"{cal.seconds:.1f} s → {out}")
+    for k, v in cal.fitted.items():
+        se_txt = f" ± {cal.param_se[k]:.3g}" if k in cal.param_se else ""
+        print(f"  {k:<40} {cal.start[k]:.5g} → {v:.5g}{se_txt}   (bounds {cal.bounds[k][0]:.4g}–{cal.bounds[k][1]:.4g})")
+    for t in cal.targets:
+        print(f"  {t['key']:<40} model {t['model_mean']:.5g} (replicate sd {t['model_sd']:.2g}) vs target {t['value']:.5g} "
+              f"± {t['se']:.2g}: {t['z']:+.2f} se")
+    if not cal.success:
+        print(f"gridsim: warning: the optimiser did not report success: {cal.message}", file=sys.stderr)
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Add `gridsim calibrate` to the `gridsim` subparsers."""
+    c = sub.add_parser("calibrate", help="fit assumed parameters so outcomes match reported figures; write an overlay",
+                       description="Fit the parameters no source gives (marked assumption) so that the model's outcomes "
+                                   "match reported figures, with scipy.optimize (bounded), replicates per evaluation and "
+                                   "common random numbers. Writes a scenario overlay (extends: SCENARIO) with provenance.")
+    c.add_argument("scenario", help="scenario YAML to calibrate")
+    c.add_argument("--target", nargs="+", action="extend", required=True, metavar="KEY=VALUE",
+                   help="outcome key = reported value (a trailing %% divides by 100), e.g. survey_expected_share_safe=85.62%%")
+    c.add_argument("--fit", nargs="+", action="extend", metavar="PARAM",
+                   help="assumed parameters to fit (default: perception.safety_mean for safety shares, "
+                        "staffing.routine_hours_per_1000 for resolution times)")
+    c.add_argument("--target-se", nargs="+", action="extend", default=[], metavar="KEY=SE",
+                   help="standard error of a target (default: binomial with perception.survey_n for survey shares, else 10%%)")
+    c.add_argument("--bounds", nargs="+", action="extend", default=[], metavar="KEY=LO,HI", help="search range of a parameter")
+    c.add_argument("--replicates", type=int, default=4, help="runs per evaluation, same seeds at every evaluation (default 4)")
+    c.add_argument("--seed", type=int, default=1000, help="first seed; replicates use SEED, SEED+1, … (default 1000)")
+    c.add_argument("--days", type=int, help="days per run (default: the scenario's)")
+    c.add_argument("--scale", type=float, help="fraction of the town per run (default: about 100,000 residents)")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter of the scenario")
+    c.add_argument("--workers", type=int, default=None, help="processes (default: 2, or 1 on a single core)")
+    c.add_argument("--force", action="store_true", help="allow fitting documented parameters, or more parameters than targets")
+    c.add_argument("--no-uncertainty", action="store_true", help="skip the Jacobian (2 evaluations per parameter)")
+    c.add_argument("--out", help="overlay file to write (default out/calibration/<scenario>.calibrated.yaml)")
+    c.add_argument("--quiet", action="store_true", help="no line per evaluation")
+    c.set_defaults(func=cmd_calibrate)

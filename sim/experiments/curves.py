@@ -1,0 +1,378 @@
+"""Outcome curves, heatmaps and the grid-size threshold, drawn only from a sweep's store.
+
+Nothing here runs a model: every number comes from `DIR/store.sqlite`.
+
+Curves.  For an axis A and an outcome Y, runs are grouped by A's value (factorial) or by
+quantile bins of A (lhs, sobol; `bins`).  Within a group, the runs of each replicate are
+averaged over the other axes (marginalising them); the curve is the mean of those
+per-replicate values with a Student-t interval (`confidence`, default 95 %) over the
+replicates.  A one-axis factorial gives the plain mean over replicates at each value.
+
+Threshold ("runaway").  Along the curve of an outcome Y against grid size x (sorted,
+means ȳ with intervals [lo, hi]), the threshold is the first segment (x₀, x₁] where
+
+    log(ȳ₁ / ȳ₀) / log(x₁ / x₀)  ≥  `elasticity`     (default 1: Y grows at least in
+                                                       proportion to the grid itself)
+    and  lo₁ > hi₀                                    (the rise is larger than the noise)
+
+i.e. the outcome grows at least as fast as the grid and the jump is real.  A rise from
+ȳ₀ ≤ 0 counts as an infinite slope.  The threshold grid size is x₁ (the smallest grid size
+at which the curve has run away); the segment is shaded on the plots.  When none of the
+staffing parameters is an axis, the plots also mark where routine duties alone fill the
+grid team's day, 1000 × team hours / `staffing.routine_hours_per_1000` (from the stored
+scenario parameters), for comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .store import Store
+
+KEY_OUTCOMES = (
+    "report_to_resolution_hours_mean", "resolution_hours_mean", "population_share_safe", "survey_share_safe",
+    "backlog_grid", "backlog_community", "share_settled_in_grid", "incidents_per_10k_year", "cost_yuan_per_resident_year",
+)
+LABELS = {
+    "report_to_resolution_hours_mean": "report → resolved, mean (h)",
+    "resolution_hours_mean": "onset → resolved, mean (h)",
+    "population_share_safe": "population: share safe",
+    "survey_share_safe": "survey: share safe",
+    "backlog_grid": "backlog at the grid (cases)",
+    "backlog_community": "backlog at the community (cases)",
+    "share_settled_in_grid": "share settled inside the grid",
+    "incidents_per_10k_year": "crime incidents /10k/yr",
+    "cost_yuan_per_resident_year": "cost, yuan/resident/yr",
+    "residents_per_grid": "residents per grid",
+    "fulltime_ratio": "full-time share of grid workers",
+    "camera_coverage": "camera coverage of public space",
+}
+THRESHOLD_AXIS = "residents_per_grid"
+RUNAWAY_OUTCOMES = ("report_to_resolution_hours_mean", "resolution_hours_mean", "backlog_grid", "backlog_community")
+DEFAULT_ELASTICITY = 1.0
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_BINS = 8
+TEAM_KEYS = ("staffing.workers_per_grid", "fulltime_ratio", "staffing.fulltime_hours", "staffing.parttime_hours",
+             "staffing.routine_hours_per_1000")
+
+
+def label(key: str) -> str:
+    return LABELS.get(key, key)
+
+
+# --------------------------------------------------------------------------- numbers
+def _is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def group_axis(df: pd.DataFrame, axis: str, continuous: bool, bins: int) -> pd.Series:
+    """The group (x position) of each run along `axis`: its value, or its bin's median value."""
+    x = df[f"axis.{axis}"]
+    if not continuous or not _is_numeric(x) or x.nunique() <= bins:
+        return x
+    codes = pd.qcut(x.rank(method="first"), q=bins, labels=False)
+    return x.groupby(codes).transform("median")
+
+
+def t_interval(values: np.ndarray, confidence: float) -> tuple[float, float, float, int]:
+    """Mean, lower, upper (Student t over the values), count; NaNs dropped."""
+    v = values[np.isfinite(values)]
+    n = len(v)
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    m = float(v.mean())
+    if n < 2:
+        return m, math.nan, math.nan, n
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * v.std(ddof=1) / math.sqrt(n))
+    return m, m - half, m + half, n
+
+
+def axis_curve(df: pd.DataFrame, axis: str, outcome: str, *, continuous: bool = False, bins: int = DEFAULT_BINS,
+               confidence: float = DEFAULT_CONFIDENCE) -> pd.DataFrame:
+    """Mean of `outcome` at each value (or bin) of `axis` with a t-interval over replicates."""
+    done = df[df["status"] == "done"]
+    if outcome not in done or done.empty:
+        return pd.DataFrame(columns=["x", "mean", "lo", "hi", "n"])
+    g = group_axis(done, axis, continuous, bins)
+    per_rep = done[outcome].groupby([g.rename("x"), done["replicate"]], sort=True).mean()
+    rows = []
+    for x, vals in per_rep.groupby(level="x", sort=True):
+        m, lo, hi, n = t_interval(vals.to_numpy(dtype=float), confidence)
+        rows.append({"x": x, "mean": m, "lo": lo, "hi": hi, "n": n})
+    out = pd.DataFrame(rows, columns=["x", "mean", "lo", "hi", "n"])
+    if not _is_numeric(done[f"axis.{axis}"]):
+        order = list(dict.fromkeys(done.sort_values("point")[f"axis.{axis}"]))
+        out = out.set_index("x").loc[[o for o in order if o in set(out["x"])]].reset_index()
+    return out
+
+
+def runaway_threshold(curve: pd.DataFrame, elasticity: float = DEFAULT_ELASTICITY) -> dict | None:
+    """The first segment where the curve runs away (module doc); None if it never does."""
+    c = curve.dropna(subset=["mean"])
+    c = c[pd.to_numeric(c["x"], errors="coerce") > 0].sort_values("x")
+    xs, ys = c["x"].to_numpy(float), c["mean"].to_numpy(float)
+    lo, hi = c["lo"].to_numpy(float), c["hi"].to_numpy(float)
+    for i in range(1, len(xs)):
+        if ys[i] <= ys[i - 1] or ys[i] <= 0:
+            continue
+        slope = math.inf if ys[i - 1] <= 0 else math.log(ys[i] / ys[i - 1]) / math.log(xs[i] / xs[i - 1])
+        separated = not (np.isfinite(lo[i]) and np.isfinite(hi[i - 1])) or lo[i] > hi[i - 1]
+        if slope >= elasticity and separated:
+            return {"x_before": float(xs[i - 1]), "x": float(xs[i]), "slope": slope,
+                    "before": float(ys[i - 1]), "after": float(ys[i])}
+    return None
+
+
+def routine_capacity(params: dict) -> tuple[float, float] | None:
+    """Residents per grid at which routine duties alone fill a grid team's working hours.
+
+    Teams differ: full-time posts go to grids' lead workers first, so a grid has
+    ⌊ratio × workers⌋ or ⌈ratio × workers⌉ full-timers.  Returns (smallest team's, largest
+    team's) capacity, from the stored scenario parameters; None if they are not stored.
+    """
+    try:
+        w, ratio = params["staffing.workers_per_grid"], params["fulltime_ratio"]
+        fh, ph = params["staffing.fulltime_hours"], params["staffing.parttime_hours"]
+        per_1000 = params["staffing.routine_hours_per_1000"]
+    except (KeyError, TypeError):
+        return None
+    if per_1000 <= 0:
+        return None
+    lo_w, hi_w = max(1, math.floor(w)), max(1, math.ceil(w))
+    small = lo_w * ph + min(lo_w, math.floor(ratio * w)) * (fh - ph)
+    large = hi_w * ph + min(hi_w, math.ceil(ratio * w)) * (fh - ph)
+    return 1000.0 * min(small, large) / per_1000, 1000.0 * max(small, large) / per_1000
+
+
+# --------------------------------------------------------------------------- drawing
+def _pyplot():
+    """matplotlib, headless (imported only when drawing, so `gridsim` starts fast)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    plt = _pyplot()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _logx(values) -> bool:
+    v = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+    return len(v) > 2 and v.min() > 0 and v.max() / v.min() >= 10
+
+
+def _set_logx(ax) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _draw_curve(ax, curve: pd.DataFrame, numeric: bool, colour="tab:blue", name=None) -> None:
+    x = curve["x"].to_numpy() if numeric else np.arange(len(curve))
+    ax.plot(x, curve["mean"], "o-", color=colour, ms=3.5, lw=1.5, label=name)
+    ok = curve["lo"].notna().to_numpy()
+    if ok.any():
+        ax.fill_between(np.asarray(x)[ok], curve["lo"][ok], curve["hi"][ok], color=colour, alpha=0.2, lw=0)
+    if not numeric:
+        ax.set_xticks(x, [str(v) for v in curve["x"]], rotation=30, fontsize=7)
+
+
+def _mark_threshold(ax, thr: dict | None, capacity: float | None) -> None:
+    if thr is not None:
+        ax.axvspan(thr["x_before"], thr["x"], color="tab:red", alpha=0.12, lw=0)
+        ax.axvline(thr["x"], color="tab:red", lw=1.2, ls="--",
+                   label=f"runaway by {thr['x']:,.0f} (slope {thr['slope']:.1f})")
+    if capacity is not None:
+        lo, hi = capacity
+        for x in sorted({lo, hi}):
+            ax.axvline(x, color="0.35", lw=1, ls=":")
+        ax.plot([], [], color="0.35", lw=1, ls=":",
+                label=f"routine fills a team's day: {lo:,.0f}" + (f"–{hi:,.0f}" if hi != lo else ""))
+
+
+def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: str = THRESHOLD_AXIS,
+               runaway_outcomes=RUNAWAY_OUTCOMES, elasticity: float = DEFAULT_ELASTICITY,
+               confidence: float = DEFAULT_CONFIDENCE, bins: int = DEFAULT_BINS) -> list[Path]:
+    """Draw every figure of a sweep into DIR/plots/; return the files written."""
+    plt = _pyplot()
+    from .design import ExperimentError
+
+    directory = Path(directory)
+    with Store.open(directory) as store:
+        meta = store.meta()
+        df = store.frame()
+        daily = _daily_by_point(store) if len(meta.get("axes", [])) == 1 else None
+    if df.empty or not (df["status"] == "done").any():
+        raise ExperimentError(f"{directory}: no finished runs to plot")
+    unknown = [o for o in (*outcomes, *runaway_outcomes) if o not in df]
+    if unknown:
+        raise ExperimentError(f"{directory}: no outcome {unknown[0]!r} in the stored runs")
+    outdir = directory / "plots"
+    outdir.mkdir(exist_ok=True)
+    axes = meta["axes"]
+    continuous = meta.get("design") in ("lhs", "sobol")
+    params = meta.get("definition", {}).get("base_parameters", {})
+    capacity = routine_capacity(params) if not set(TEAM_KEYS) & set(axes) else None
+    title = meta.get("name", directory.name)
+    written: list[Path] = []
+    table, thresholds = [], []
+
+    for axis in axes:
+        numeric = _is_numeric(df[f"axis.{axis}"])
+        n = len(outcomes)
+        cols = 3
+        rows = math.ceil(n / cols)
+        fig, grid = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.1 * rows), squeeze=False)
+        for ax, outcome in zip(grid.ravel(), outcomes):
+            curve = axis_curve(df, axis, outcome, continuous=continuous, bins=bins, confidence=confidence)
+            table += [{"axis": axis, "outcome": outcome, **r} for r in curve.to_dict("records")]
+            if continuous and numeric:
+                pts = df[df["status"] == "done"].groupby("point").agg(x=(f"axis.{axis}", "first"), y=(outcome, "mean"))
+                ax.scatter(pts["x"], pts["y"], s=6, color="0.6", alpha=0.6, lw=0)
+            _draw_curve(ax, curve, numeric)
+            if axis == threshold_axis and outcome in runaway_outcomes and numeric:
+                thr = runaway_threshold(curve, elasticity)
+                _mark_threshold(ax, thr, capacity)
+                if thr is not None or capacity is not None:
+                    ax.legend(fontsize=6.5, loc="upper left")
+            if numeric and _logx(curve["x"]):
+                _set_logx(ax)
+            ax.set_title(label(outcome), fontsize=9)
+            ax.set_xlabel(label(axis), fontsize=8)
+            ax.tick_params(labelsize=7)
+        for ax in grid.ravel()[n:]:
+            ax.set_visible(False)
+        how = "binned means" if continuous else "means"
+        fig.suptitle(f"{title}: outcomes against {label(axis)} ({how}, {confidence:.0%} t-interval over replicates)",
+                     fontsize=10)
+        written.append(_save(fig, outdir / f"curves_{_slug(axis)}.png"))
+
+    if threshold_axis in axes and _is_numeric(df[f"axis.{threshold_axis}"]):
+        path, thresholds = _plot_threshold(df, threshold_axis, runaway_outcomes, elasticity, confidence, continuous,
+                                           bins, capacity, outdir, title)
+        written.append(path)
+
+    if meta.get("design") == "factorial":
+        for a, b in combinations(axes, 2):
+            written.append(_plot_heatmaps(df, a, b, outcomes, outdir, title))
+
+    if daily is not None:
+        written += _plot_daily(daily, axes[0], outdir, title)
+
+    pd.DataFrame(table).to_csv(outdir / "curves.csv", index=False)
+    pd.DataFrame(thresholds, columns=["axis", "outcome", "elasticity", "x_before", "x", "slope", "before", "after"]) \
+        .to_csv(outdir / "thresholds.csv", index=False)
+    (outdir / "criterion.json").write_text(json.dumps({
+        "threshold_axis": threshold_axis, "elasticity": elasticity, "confidence": confidence, "bins": bins,
+        "routine_capacity_residents_per_grid": list(capacity) if capacity else None,
+        "rule": "first segment (x0, x1] with log(y1/y0)/log(x1/x0) >= elasticity and lower bound at x1 above upper bound at x0"},
+        indent=1) + "\n")
+    return written
+
+
+def _slug(key: str) -> str:
+    return key.replace(".", "_")
+
+
+def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins, capacity, outdir, title):
+    plt = _pyplot()
+    n = len(outcomes)
+    cols = 2
+    rows = math.ceil(n / cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(5.6 * cols, 3.6 * rows), squeeze=False)
+    found = []
+    for ax, outcome in zip(grid.ravel(), outcomes):
+        curve = axis_curve(df, axis, outcome, continuous=continuous, bins=bins, confidence=confidence)
+        thr = runaway_threshold(curve, elasticity)
+        _draw_curve(ax, curve, True)
+        _mark_threshold(ax, thr, capacity)
+        if thr is not None:
+            found.append({"axis": axis, "outcome": outcome, "elasticity": elasticity, **thr})
+        if _logx(curve["x"]):
+            _set_logx(ax)
+        ax.set_title(label(outcome), fontsize=9)
+        ax.set_xlabel(label(axis), fontsize=8)
+        ax.legend(fontsize=7, loc="upper left")
+    for ax in grid.ravel()[n:]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title}: where the curve runs away — first step with log-log slope ≥ {elasticity:g} "
+                 f"and non-overlapping {confidence:.0%} intervals", fontsize=9.5)
+    return _save(fig, outdir / f"threshold_{_slug(axis)}.png"), found
+
+
+def _plot_heatmaps(df, a, b, outcomes, outdir, title) -> Path:
+    plt = _pyplot()
+    done = df[df["status"] == "done"]
+    n = len(outcomes)
+    cols = 3
+    rows = math.ceil(n / cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
+    for ax, outcome in zip(grid.ravel(), outcomes):
+        table = done.groupby([f"axis.{b}", f"axis.{a}"])[outcome].mean().unstack(f"axis.{a}")
+        im = ax.imshow(table.to_numpy(float), origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(table.shape[1]), [f"{v:g}" if isinstance(v, int | float) else str(v) for v in table.columns],
+                      fontsize=7, rotation=30)
+        ax.set_yticks(range(table.shape[0]), [f"{v:g}" if isinstance(v, int | float) else str(v) for v in table.index],
+                      fontsize=7)
+        ax.set_xlabel(label(a), fontsize=8)
+        ax.set_ylabel(label(b), fontsize=8)
+        ax.set_title(label(outcome), fontsize=9)
+        fig.colorbar(im, ax=ax, shrink=0.85).ax.tick_params(labelsize=7)
+    for ax in grid.ravel()[n:]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title}: mean over replicates (and other axes)", fontsize=10)
+    return _save(fig, outdir / f"heatmap_{_slug(a)}__{_slug(b)}.png")
+
+
+def _daily_by_point(store: Store) -> dict:
+    """Per design point: its axis value and the mean daily series over replicates (streamed)."""
+    acc: dict[int, dict] = {}
+    for row in store.rows(with_daily=True):
+        if row["status"] != "done" or not row["daily"]:
+            continue
+        a = acc.setdefault(row["point"], {"axes": row["axes"], "n": 0, "sum": {}})
+        a["n"] += 1
+        for k, v in row["daily"].items():
+            a["sum"][k] = a["sum"].get(k, 0) + v.astype(float)
+    return {p: {"axes": a["axes"], "mean": {k: v / a["n"] for k, v in a["sum"].items()}} for p, a in acc.items()}
+
+
+def _plot_daily(daily: dict, axis: str, outdir: Path, title: str) -> list[Path]:
+    plt = _pyplot()
+    keys = ["backlog_grid", "backlog_community", "disputes_open", "safety_share_safe"]
+    points = sorted(daily, key=lambda p: (str(type(daily[p]["axes"][axis])), daily[p]["axes"][axis]))
+    if not points:
+        return []
+    cmap = plt.get_cmap("viridis")
+    fig, grid = plt.subplots(2, 2, figsize=(11, 6.5), squeeze=False)
+    for ax, key in zip(grid.ravel(), keys):
+        for i, p in enumerate(points):
+            series = daily[p]["mean"].get(key)
+            if series is None:
+                continue
+            v = daily[p]["axes"][axis]
+            ax.plot(np.arange(1, len(series) + 1), series, color=cmap(i / max(1, len(points) - 1)), lw=1,
+                    label=f"{v:g}" if isinstance(v, int | float) else str(v))
+        ax.set_title(key.replace("_", " "), fontsize=9)
+        ax.set_xlabel("day", fontsize=8)
+    grid[0, 0].legend(title=label(axis), fontsize=6.5, title_fontsize=7, ncol=2)
+    fig.suptitle(f"{title}: daily series, mean over replicates, one line per {label(axis)}", fontsize=10)
+    return [_save(fig, outdir / f"daily_{_slug(axis)}.png")]

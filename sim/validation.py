@@ -1,0 +1,5 @@
+"""`gridsim validate` (being written)."""
+
+
+def add_commands(sub) -> None:
+    pass
