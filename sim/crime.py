@@ -57,7 +57,7 @@ class CrimeProcess:
         self.report_p = _per_type(c.victim_report_prob)
         self.clear_p = _per_type(c.clearance_prob)
         self.inv_hours = _per_type(c.investigation_hours)
-        self.table = Table(INCIDENT_SCHEMA, capacity=int(self.rate.sum() * p.days * 1.3) + 64)
+        self.table = Table(INCIDENT_SCHEMA, capacity=int(self.rate.sum() * p.total_days * 1.3) + 64)
         pop = town.pop.astype(float)
         public_pop = np.where(town.public, pop, 0.0)
         # where incidents happen: street crime ∝ residents of public cells, burglary ∝ residents
@@ -78,7 +78,7 @@ class CrimeProcess:
         else:
             cx, cy = town.centroids(town.cell_township, town.n_townships)
             post = unit
-        self.police = ServerPool(unit, town.n_townships, 0.0, 24.0, p.days, x=cx[post], y=cy[post])
+        self.police = ServerPool(unit, town.n_townships, 0.0, 24.0, p.total_days, x=cx[post], y=cy[post])
         self.km_to_hours = town.cell_km * s.detour_factor / s.police_speed_kmh
         for i in range(self.police.n):
             PoliceOfficer(model, self.police, i, int(unit[i]))

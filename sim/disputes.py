@@ -73,7 +73,7 @@ class DisputeProcess:
         self.model = model
         p = model.params
         town = model.town
-        self.table = Table(DISPUTE_SCHEMA, capacity=int(p.residents * p.disputes.rate_per_10k_year / 1e4 * p.days / 365 * 1.3) + 64)
+        self.table = Table(DISPUTE_SCHEMA, capacity=int(p.residents * p.disputes.rate_per_10k_year / 1e4 * p.total_days / 365 * 1.3) + 64)
         self.rungs = [getattr(p.ladder, name) for name in RUNGS]
         d = p.disputes
         shares = np.array([getattr(d.type_shares, k) for k in DISPUTE_TYPES], float)
@@ -98,10 +98,10 @@ class DisputeProcess:
         town_n = per_unit(s.township_mediators_per_10k, town.township_pop)
         court_n = np.array([max(1, int(round(s.court_servers_per_100k * model.population.n / 1e5)))])
         self.pools = [model.grid_work.pool,
-                      ServerPool(np.repeat(np.arange(town.n_communities), comm_n), town.n_communities, s.shift_start, s.mediator_hours, p.days),
-                      ServerPool(np.repeat(np.arange(town.n_townships), town_n), town.n_townships, s.shift_start, s.township_hours, p.days),
+                      ServerPool(np.repeat(np.arange(town.n_communities), comm_n), town.n_communities, s.shift_start, s.mediator_hours, p.total_days),
+                      ServerPool(np.repeat(np.arange(town.n_townships), town_n), town.n_townships, s.shift_start, s.township_hours, p.total_days),
                       model.crime.police,
-                      ServerPool(np.zeros(court_n[0], int), 1, s.shift_start, s.court_hours, p.days)]
+                      ServerPool(np.zeros(court_n[0], int), 1, s.shift_start, s.court_hours, p.total_days)]
         for pool, level in ((self.pools[COMMUNITY], "community"), (self.pools[TOWNSHIP], "township")):
             for i in range(pool.n):
                 Mediator(model, pool, i, int(pool.unit[i]), level)

@@ -53,7 +53,7 @@ class GridWork:
         self.routine_hours = float(np.minimum(routine, team_hours).sum())
         hours = np.maximum(hours * self.free_share[unit], MIN_HOURS)
         self.skill = np.where(self.fulltime, s.fulltime_skill, s.parttime_skill)
-        self.pool = ServerPool(unit, n_grids, start, hours, p.days)
+        self.pool = ServerPool(unit, n_grids, start, hours, p.total_days)
         self.per_grid = per_grid
         self.households = np.maximum(town.grid_pop / model.params.town.household_size, 1.0)
         self.visits_by_worker = np.zeros(len(unit))

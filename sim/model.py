@@ -141,7 +141,7 @@ class GovernanceModel(mesa.Model):
         self.perception.update(day)
         if self.observing:
             self.datacollector.collect(self)
-        if self.steps >= self.params.warmup_days + self.params.days:
+        if self.steps >= self.params.total_days:
             self.running = False
 
     def run(self, progress=None) -> "GovernanceModel":

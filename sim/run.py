@@ -144,7 +144,7 @@ def run_scenario(scenario, out: str | Path | None = None, *, seed: int | None = 
     if progress:
         from tqdm import tqdm
 
-        with tqdm(total=model.params.days, unit="day", desc=model.params.name, leave=False) as bar:
+        with tqdm(total=model.params.total_days, unit="day", desc=model.params.name, leave=False) as bar:
             model.run(lambda m: bar.update(1))
     else:
         model.run()

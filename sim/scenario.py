@@ -297,6 +297,11 @@ class Scenario(Section):
         return max(1, int(round(self.population * self.scale)))
 
     @property
+    def total_days(self) -> int:
+        """Days simulated: the warm-up and the observed period."""
+        return self.warmup_days + self.days
+
+    @property
     def area(self) -> float:
         return self.area_km2 * self.scale
 
