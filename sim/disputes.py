@@ -216,7 +216,6 @@ class DisputeProcess:
         if len(hidden) == 0:
             return
         found = hidden[self.model.streams["visits"].random(len(hidden)) < p_find_by_grid[tab.grid[hidden]]]
-        found = found[tab.conv_time[found] >= t_next]  # turns violent tonight: its own clock has it
         tab.version[found] += 1          # cancels their pending clocks
         tab.known_by[found] = BY_VISIT
         tab.status[found] = IN_LADDER    # no longer hidden; arrives at t_next

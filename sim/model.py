@@ -57,7 +57,7 @@ class GovernanceScenario(MesaScenario):
     def __init__(self, scenario: Any = None, *, rng=None, **overrides):
         params = resolve_scenario(scenario, overrides)
         super().__init__(rng=params.seed if rng is None else rng, params=params,
-                         **{k: getattr(params, k) for k in (*LEVERS, "days", "scale")})
+                         **{k: getattr(params, k) for k in (*LEVERS, "days", "scale", "warmup_days")})
 
 
 class GovernanceModel(mesa.Model):

@@ -119,7 +119,8 @@ def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots:
         town_frame(model).to_parquet(tmp / "town.parquet", index=False)
         if model.tracked:
             sample = model.datacollector.get_agenttype_vars_dataframe(Resident).reset_index()
-            sample.rename(columns={"Step": "day"}).drop(columns=["AgentID"]).to_parquet(tmp / "residents_sample.parquet", index=False)
+            sample["day"] = (sample.pop("Step") - model.params.warmup_days).astype(int)  # observed day, as in daily.csv
+            sample.drop(columns=["AgentID"]).to_parquet(tmp / "residents_sample.parquet", index=False)
         if plots:
             from .plots import plot_run
 

@@ -3,7 +3,7 @@
 Every behavioural number of the model is a field here, with a default, a unit and a
 source (or the word *assumption*).  The model reads the validated `Scenario` once, in
 `GovernanceModel.__init__`.  `docs/ODD.md`'s parameter table is generated from this file
-(`python -m sim.scenario --markdown`), so the two cannot drift apart.
+(`python -m sim.scenario --write-odd`; a test checks it), so the two cannot drift apart.
 
 A scenario YAML gives any subset of the fields, nested as below.  A leaf may be written
 plainly (`residents_per_grid: 730`) or with its provenance

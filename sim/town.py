@@ -68,7 +68,7 @@ def _runs(cum_start: np.ndarray, size: float) -> np.ndarray:
 
 
 class Town:
-    """Cells in Hilbert order with Mesa property layers and the nested partition."""
+    """Cells in curve order with Mesa property layers and the nested partition."""
 
     def __init__(self, scenario, rng: np.random.Generator):
         t = scenario.town
@@ -98,7 +98,7 @@ class Town:
         self.public = np.zeros(self.n_cells, bool)
         self.public[np.argsort(-score, kind="stable")[:n_public]] = True
 
-        # partition: grids, communities, townships along the Hilbert order
+        # partition: grids, communities, townships along the curve
         mid = self.res_start[:-1] + self.pop / 2.0
         self.grid = _runs(mid, scenario.residents_per_grid)
         self.n_grids = int(self.grid.max()) + 1
@@ -139,7 +139,7 @@ class Town:
 
     # ------------------------------------------------------------------ layers
     def to_xy(self, values: np.ndarray) -> np.ndarray:
-        """Per-cell values (Hilbert order) → a width × height array."""
+        """Per-cell values (curve order) → a width × height array."""
         out = np.zeros((self.width, self.height), dtype=np.asarray(values).dtype)
         out[self.x, self.y] = values
         return out
