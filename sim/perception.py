@@ -35,7 +35,7 @@ class Perception:
         self.safe_cut = np.float32(p.cutpoints[1])  # "basically safe" and above
         town = model.town
         self.grid_per_1000 = 1000.0 / np.maximum(town.grid_pop, 1.0)
-        self.visit_rate = np.zeros(town.n_grids)   # visits per household per month (30-day moving average)
+        self.visit_rate = np.zeros(town.n_grids)   # visits per household per month (moving average)
         self.patrol_per_1000 = np.zeros(town.n_grids)
         self.survey: list[dict] = []
 
@@ -65,7 +65,8 @@ class Perception:
 
         # --- grid and cell signals (small arrays)
         gw = m.grid_work
-        self.visit_rate += (gw.visits_by_grid * 30.0 / gw.households - self.visit_rate) / 30.0
+        # visits per household per month (30 days), as residents remember them
+        self.visit_rate += (gw.visits_by_grid * 30.0 / gw.households - self.visit_rate) / p.visit_memory_days
         self.patrol_per_1000 = (m.patrol_today / np.maximum(town.township_pop, 1.0) * 1000.0)[town.grid_township]
         m.crime.area_memory *= self.area_decay
         grid_term = (p.w_visit * self.visit_rate + p.w_patrol * self.patrol_per_1000

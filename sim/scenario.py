@@ -227,6 +227,7 @@ class Perception(Section):
     area_memory_days: float = P(90.0, "days", ASSUME, "e-folding time of the memory of crime in one's grid", gt=0)
     w_disorder: float = P(0.02, "score per open dispute/1,000 residents", ASSUME, "drop in safety per unresolved dispute in one's grid, known or not (neighbours see quarrels)", ge=0)
     w_visit: float = P(0.04, "score per visit/household/month", ASSUME, "rise in safety from grid workers being seen", ge=0)
+    visit_memory_days: float = P(30.0, "days", ASSUME, "e-folding time over which residents remember grid workers' visits", ge=1)
     w_patrol: float = P(0.005, "score per patrol hour/1,000 residents/day", ASSUME + " (foot patrol lowers fear, Newark 1981)",
                         "rise in safety from visible police patrols", ge=0)
     w_camera: float = P(0.01, "score", "small: little evidence cameras reduce fear (Lorenc et al. 2013; Gill et al. 2007)",
