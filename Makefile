@@ -26,3 +26,27 @@ bench: $(STAMP)          ## performance benchmark (issue: city scale)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# ---- figures (issue 5): the canonical experiments swept at a modest scale, plotted, and the
+# key curves copied to docs/figures/.  Sweeps resume, so a second `make figures` only plots;
+# a sweep made by another experiment definition or other model code is moved to
+# out/sweeps/<name>.prev and run afresh (--replace).
+FIG_SCALE ?= 0.5
+FIG_DAYS  ?= 365
+FIG_EXPS  := grid_size fulltime_ratio cameras levers_lhs
+
+figures: $(STAMP)        ## sweep the canonical experiments, plot them, copy the key curves to docs/figures/
+	@set -e; for e in $(FIG_EXPS); do \
+	  $(VENV)/bin/gridsim sweep experiments/$$e.yaml --out out/sweeps/$$e --scale $(FIG_SCALE) --days $(FIG_DAYS) --replace --quiet; \
+	  $(VENV)/bin/gridsim plot out/sweeps/$$e; \
+	done
+	@mkdir -p docs/figures
+	cp out/sweeps/grid_size/plots/curves_residents_per_grid.png docs/figures/grid_size_curves.png
+	cp out/sweeps/grid_size/plots/threshold_residents_per_grid.png docs/figures/grid_size_threshold.png
+	cp out/sweeps/grid_size/plots/daily_residents_per_grid.png docs/figures/grid_size_daily.png
+	cp out/sweeps/fulltime_ratio/plots/curves_fulltime_ratio.png docs/figures/fulltime_ratio_curves.png
+	cp out/sweeps/cameras/plots/curves_camera_coverage.png docs/figures/cameras_curves.png
+	cp out/sweeps/levers_lhs/plots/curves_residents_per_grid.png docs/figures/lhs_residents_per_grid.png
+	cp out/sweeps/levers_lhs/plots/curves_fulltime_ratio.png docs/figures/lhs_fulltime_ratio.png
+	cp out/sweeps/levers_lhs/plots/curves_camera_coverage.png docs/figures/lhs_camera_coverage.png
+	cp out/sweeps/grid_size/plots/thresholds.csv docs/figures/grid_size_thresholds.csv

@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from .calibration import add_commands as calibration_commands
+from .experiments.cli import add_commands as experiment_commands
 from .scenario import ScenarioError, load_scenario, parse_set
+from .validation import add_commands as validation_commands
 
 HEADLINE = [
     ("residents", "residents simulated", "{:,.0f}"),
@@ -82,9 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", help="write the results as JSON here")
     b.add_argument("--plot", help="log-log plot of seconds against residents (default: next to --json)")
     b.set_defaults(func=cmd_bench)
-    __import__("sim.experiments.cli", fromlist=["add_commands"]).add_commands(sub)  # gridsim sweep | export | plot
-    __import__("sim.calibration", fromlist=["add_commands"]).add_commands(sub)  # gridsim calibrate
-    __import__("sim.validation", fromlist=["add_commands"]).add_commands(sub)  # gridsim validate
+    experiment_commands(sub)   # gridsim sweep | export | plot
+    calibration_commands(sub)  # gridsim calibrate
+    validation_commands(sub)   # gridsim validate
     return ap
 
 

@@ -21,7 +21,7 @@ def cmd_sweep(args) -> int:
     exp = load_experiment(args.experiment, days=args.days, scale=args.scale)
     out = Path(args.out) if args.out else Path("out") / "sweeps" / exp.name
     rep = run_sweep(exp, out, workers=args.workers, dask=args.dask, progress=not args.quiet,
-                    retry_failed=args.retry_failed)
+                    retry_failed=args.retry_failed, replace=args.replace)
     ran = rep.done + rep.failed
     print(f"{exp.name}: {rep.total} runs ({len(exp.points)} points × {exp.spec.replicates} replicates); "
           f"{ran} run now in {rep.seconds:.1f} s, {rep.skipped} already stored, {rep.failed} failed → {out}/")
@@ -77,6 +77,8 @@ def add_commands(sub) -> None:
     s.add_argument("--dask", metavar="ADDRESS|local", help="run on Dask: 'local' starts a LocalCluster, "
                                                             "tcp://host:8786 connects to a running scheduler")
     s.add_argument("--retry-failed", action="store_true", help="run failed runs again when resuming")
+    s.add_argument("--replace", action="store_true",
+                   help="if DIR holds another experiment or runs of other model code, move it to DIR.prev and start afresh")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_sweep)
 

@@ -59,7 +59,7 @@ DEFAULT_ELASTICITY = 1.0
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_BINS = 8
 TEAM_KEYS = ("staffing.workers_per_grid", "fulltime_ratio", "staffing.fulltime_hours", "staffing.parttime_hours",
-             "staffing.routine_hours_per_1000")
+             "staffing.routine_hours_per_1000", "staffing.fulltime_first")
 
 
 def label(key: str) -> str:
@@ -135,8 +135,9 @@ def routine_capacity(params: dict) -> tuple[float, float] | None:
     """Residents per grid at which routine duties alone fill a grid team's working hours.
 
     Teams differ: full-time posts go to grids' lead workers first, so a grid has
-    ⌊ratio × workers⌋ or ⌈ratio × workers⌉ full-timers.  Returns (smallest team's, largest
-    team's) capacity, from the stored scenario parameters; None if they are not stored.
+    ⌊ratio × workers⌋ or ⌈ratio × workers⌉ full-timers (with `staffing.fulltime_first:
+    dense_grids` a team may be all part-time or all full-time).  Returns (smallest team's,
+    largest team's) capacity, from the stored scenario parameters; None if they are not stored.
     """
     try:
         w, ratio = params["staffing.workers_per_grid"], params["fulltime_ratio"]
@@ -147,8 +148,11 @@ def routine_capacity(params: dict) -> tuple[float, float] | None:
     if per_1000 <= 0:
         return None
     lo_w, hi_w = max(1, math.floor(w)), max(1, math.ceil(w))
-    small = lo_w * ph + min(lo_w, math.floor(ratio * w)) * (fh - ph)
-    large = hi_w * ph + min(hi_w, math.ceil(ratio * w)) * (fh - ph)
+    if params.get("staffing.fulltime_first") == "dense_grids":
+        small, large = lo_w * (ph if ratio < 1 else fh), hi_w * (fh if ratio > 0 else ph)
+    else:
+        small = lo_w * ph + min(lo_w, math.floor(ratio * w)) * (fh - ph)
+        large = hi_w * ph + min(hi_w, math.ceil(ratio * w)) * (fh - ph)
     return 1000.0 * min(small, large) / per_1000, 1000.0 * max(small, large) / per_1000
 
 
@@ -310,7 +314,8 @@ def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins
             _set_logx(ax)
         ax.set_title(label(outcome), fontsize=9)
         ax.set_xlabel(label(axis), fontsize=8)
-        ax.legend(fontsize=7, loc="upper left")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="upper left")
     for ax in grid.ravel()[n:]:
         ax.set_visible(False)
     fig.suptitle(f"{title}: where the curve runs away — first step with log-log slope ≥ {elasticity:g} "

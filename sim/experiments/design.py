@@ -40,7 +40,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..scenario import Scenario, ScenarioError, _LEAVES_CACHE, _suggest, load_scenario
 
-DESIGNS = ("factorial", "lhs", "sobol")
 #: scenario keys that cannot be axes: the seed is the experiment's, the rest are not parameters
 NOT_AXES = ("seed", "name", "description", "sources")
 #: keys an axis may not share with the experiment's own fields (or `--days/--scale`)
@@ -301,6 +300,10 @@ def load_experiment(path: str | Path, days: int | None = None, scale: float | No
     for key in spec.set:
         if key not in leaves:
             raise ExperimentError(f"{origin}: key 'set.{key}': unknown scenario key{_suggest(key, leaves)}")
+        if key == "seed":
+            raise ExperimentError(f"{origin}: key 'set.seed': run seeds are spawned from the experiment's 'seed'")
+        if key in RUN_SHAPE and getattr(spec, key) is not None:
+            raise ExperimentError(f"{origin}: key 'set.{key}': also fixed by '{key}' (or --{key}); give it in one place")
     for key in spec.axes:
         if key not in leaves:
             raise ExperimentError(f"{origin}: key 'axes.{key}': unknown scenario key{_suggest(key, leaves)}")

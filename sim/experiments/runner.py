@@ -22,13 +22,13 @@ import sys
 import time
 import traceback
 from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..scenario import validate
 from .design import Experiment, ExperimentError, Run
-from .store import DAILY_COLUMNS, Store, now, outcomes_json, pack_daily
+from .store import DAILY_COLUMNS, Store, StoreMismatch, now, outcomes_json, pack_daily
 
 #: in-flight runs per worker slot: enough to keep every worker busy, few enough to bound memory
 WINDOW_PER_WORKER = 2
@@ -58,6 +58,32 @@ def execute(scenario_data: dict[str, Any], overrides: dict[str, Any], seed: int,
                 "started": started, "finished": now(), "daily": None}
 
 
+# --------------------------------------------------------------------------- model code
+def model_code(entry: str = "run") -> dict[str, str]:
+    """sha256 of every `sim` module the model's runs import (statically, from `sim/<entry>.py`).
+
+    Stored with a sweep, so a sweep is not resumed by changed model code: the stored runs
+    and the new ones would not be one experiment.
+    """
+    import ast
+    import hashlib
+
+    pkg = Path(__file__).resolve().parent.parent
+    seen: dict[str, str] = {}
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        path = pkg / f"{name}.py"
+        if name in seen or not path.exists():
+            continue
+        blob = path.read_bytes()
+        seen[name] = hashlib.sha256(blob).hexdigest()
+        for node in ast.walk(ast.parse(blob)):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                todo += [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+    return {f"sim/{k}.py": v for k, v in sorted(seen.items())}
+
+
 # --------------------------------------------------------------------------- backends
 class LocalPool:
     """`concurrent.futures.ProcessPoolExecutor` with `workers` processes."""
@@ -68,7 +94,7 @@ class LocalPool:
         # a fork server: workers fork from a clean single-threaded process that has imported
         # the model once (forking the parent, with its BLAS and progress threads, is unsafe)
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
+        ctx.set_forkserver_preload([__name__, "sim.run"])
         self.slots = workers
         self.pool = futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
@@ -126,7 +152,6 @@ class SweepReport:
     failed: int = 0
     seconds: float = 0.0
     first_error: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 class _Lock:
@@ -151,12 +176,16 @@ class _Lock:
 
 
 def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = None, dask: str | None = None,
-              progress: bool = True, retry_failed: bool = False) -> SweepReport:
-    """Run every run of `experiment` not yet in `out`'s store; return what happened."""
+              progress: bool = True, retry_failed: bool = False, replace: bool = False) -> SweepReport:
+    """Run every run of `experiment` not yet in `out`'s store; return what happened.
+
+    `replace`: if `out` holds another experiment (or runs of other model code), move it
+    aside to `<out>.prev` (replacing an older one) and start afresh instead of refusing.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ExperimentError(f"--out {out}: exists and is not a directory")
-    workers = workers or os.cpu_count() or 1
+    workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise ExperimentError(f"--workers {workers}: must be at least 1")
     store = Store(out)
@@ -164,7 +193,14 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
     start = time.perf_counter()
     try:
         with _Lock(out):
-            store.bind(experiment)
+            try:
+                store.bind(experiment, model_code())
+            except StoreMismatch:
+                if not replace:
+                    raise
+                store.close()
+                store = _set_aside(out)
+                store.bind(experiment, model_code())
             keep = ("done",) if retry_failed else ("done", "failed")
             report.skipped = store.count_in(keep)
             if report.skipped < report.total:
@@ -173,6 +209,19 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
         store.close()
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _set_aside(out: Path) -> Store:
+    """Move the sweep in `out` to `<out>.prev` and open a new store in `out` (lock file stays)."""
+    import shutil
+
+    prev = out.parent / f"{out.name}.prev"
+    shutil.rmtree(prev, ignore_errors=True)
+    prev.mkdir()
+    for item in out.iterdir():
+        if item.name != ".sweep.lock":
+            item.rename(prev / item.name)
+    return Store(out)
 
 
 def _drive(experiment, store, keep, report, workers, dask, progress) -> None:

@@ -80,6 +80,10 @@ def unpack_daily(blob: bytes | None) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+class StoreMismatch(ExperimentError):
+    """The directory holds a sweep of another experiment definition or other model code."""
+
+
 class Store:
     """A sweep directory's SQLite store.  `Store(dir)` creates it; `Store.open(dir)` reads one."""
 
@@ -118,17 +122,23 @@ class Store:
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
 
-    def bind(self, experiment) -> None:
-        """Tie the store to an experiment, or refuse if it holds a different one."""
+    def bind(self, experiment, code: dict[str, str] | None = None) -> None:
+        """Tie the store to an experiment (and the model code's hashes), or refuse if it holds another."""
         meta = self.meta()
         digest = experiment.digest()
         if "digest" in meta:
             if meta["digest"] != digest:
-                raise ExperimentError(f"{self.dir}: holds a sweep of a different experiment definition "
+                raise StoreMismatch(f"{self.dir}: holds a sweep of a different experiment definition "
                                       f"({_changes(meta.get('definition', {}), experiment.definition())}); "
-                                      "use another --out or remove the directory")
+                                      "use another --out, --replace, or remove the directory")
+            old = meta.get("code") or {}
+            if code is not None and old != code:
+                changed = sorted(k for k in set(old) | set(code) if old.get(k) != code.get(k))
+                raise StoreMismatch(f"{self.dir}: holds runs of different model code ({', '.join(changed[:4])}"
+                                      f"{' …' if len(changed) > 4 else ''} changed since); use another --out or "
+                                      "--replace, or remove the directory")
             return
-        rows = {"definition": experiment.definition(), "digest": digest, "name": experiment.name,
+        rows = {"definition": experiment.definition(), "digest": digest, "code": code, "name": experiment.name,
                 "experiment_file": str(experiment.path), "scenario_file": str(experiment.scenario_path),
                 "axes": experiment.axes, "design": experiment.spec.design, "replicates": experiment.spec.replicates,
                 "points": len(experiment.points), "created": now()}
