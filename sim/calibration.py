@@ -2,8 +2,7 @@
 
 `gridsim calibrate SCENARIO.yaml --target KEY=VALUE … [--fit PARAM …]`
 
-- **Targets** are outcome keys of a run (`sim.outcomes.summarise`, plus the derived keys of
-  `DERIVED`), each with a reported value and a standard error (`--target-se`, else the
+- **Targets** are outcome keys of a run (`sim.outcomes.summarise`), each with a reported value and a standard error (`--target-se`, else the
   binomial error of a survey of `perception.survey_n` for a share of the safety survey, else
   10 % of the value — see `default_se`).
 - **Parameters** fitted are scalar numbers whose provenance is *assumption*: the scenario
@@ -70,34 +69,11 @@ COST_ONLY = ("staffing.parttime_cost_yuan_month", "staffing.fulltime_cost_yuan_m
 
 
 # =========================================================================== outcomes
-def survey_expected_share_safe(model) -> float:
-    """The share a survey of *everyone* would report as at least 'basically safe': each
-    resident's chance that its felt safety plus the answer noise clears the cut-point,
-    averaged over all residents.  It is what `survey_share_safe` estimates, without the
-    sampling error of `survey_n` respondents, and it differs from `population_share_safe`
-    (safety ≥ cut, no answer noise) by the answer noise's blur around the cut-point."""
-    from scipy.stats import norm
-
-    p = model.params.perception
-    s = model.population.safety.astype(np.float64)
-    cut = float(p.cutpoints[1])
-    if p.answer_noise_sd <= 0:
-        return float(np.mean(s >= cut))
-    return float(np.mean(norm.sf((cut - s) / p.answer_noise_sd)))
-
-
-#: outcome keys computed here from the finished model, beside `summarise`'s
-DERIVED: dict[str, Callable] = {"survey_expected_share_safe": survey_expected_share_safe}
-
-
 def outcomes_of(model) -> dict[str, Any]:
-    """`summarise(model)` plus the derived outcomes of `DERIVED`."""
+    """The outcome keys a target may name: those of `summarise(model)`."""
     from .outcomes import summarise
 
-    out = summarise(model)
-    for key, fn in DERIVED.items():
-        out[key] = fn(model)
-    return out
+    return summarise(model)
 
 
 @lru_cache(maxsize=1)
@@ -171,7 +147,13 @@ class Runner:
         if self._pool is None:
             import multiprocessing as mp
 
-            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+            # forkserver: a clean server process forks the workers (forking this process, which
+            # may run threads — BLAS, plotting — can deadlock); the model modules are preloaded
+            if "forkserver" in mp.get_all_start_methods():
+                ctx = mp.get_context("forkserver")
+                ctx.set_forkserver_preload(["sim.calibration", "sim.validation"])
+            else:
+                ctx = mp.get_context("spawn")
             self._pool = futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         return self._pool
 
@@ -192,8 +174,9 @@ def crn_seeds(seed: int, replicates: int) -> list[int]:
 
 
 # =========================================================================== parameters
-def _schema_source(key: str) -> str:
-    """The schema's source text of a leaf, or of the nearest section above it that has one."""
+def schema_extra(key: str, attr: str = "source") -> str:
+    """The schema's `attr` ("source", "unit") of a leaf, or of the nearest section above it
+    that has one (the fields of `crime.rate_per_10k_year` carry theirs on the section)."""
     from pydantic import BaseModel
 
     cls: Any = Scenario
@@ -202,11 +185,15 @@ def _schema_source(key: str) -> str:
         if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or part not in cls.model_fields:
             break
         f = cls.model_fields[part]
-        src = (f.json_schema_extra or {}).get("source") if isinstance(f.json_schema_extra, dict) else None
-        if src and src not in ("see fields", "-"):
-            found = str(src)
+        val = (f.json_schema_extra or {}).get(attr) if isinstance(f.json_schema_extra, dict) else None
+        if val and val not in ("see fields", "-", "section"):
+            found = str(val)
         cls = f.annotation
     return found
+
+
+def _schema_source(key: str) -> str:
+    return schema_extra(key, "source")
 
 
 def param_source(key: str, scenario: Scenario) -> str:
@@ -348,6 +335,7 @@ class Calibration:
     jacobian: dict[str, dict[str, float]] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
+    warmup_days: int = 0
 
     def to_dict(self) -> dict:
         from .run import _jsonable
@@ -508,7 +496,7 @@ def calibrate(scenario: Scenario | str | Path, targets: dict[str, float], fit: S
                        base_overrides=dict(overrides or {}), objective=best["objective"], method=method, success=success,
                        message=message, evaluations=len(history), runs=runner.runs - runs_before,
                        seconds=time.perf_counter() - t_start, param_se=param_se, jacobian=jac, history=history,
-                       versions=versions())
+                       versions=versions(), warmup_days=base.warmup_days)
 
 
 # =========================================================================== the overlay
@@ -523,7 +511,8 @@ def overlay_text(cal: Calibration, extends: str, name: str | None = None, note: 
         f"# Targets: {targets}.",
         f"# Fitted: " + ", ".join(f"{k} = {v:.6g}" + (f" ± {cal.param_se[k]:.2g}" if k in cal.param_se else "")
                                   for k, v in cal.fitted.items()) + " (± from the targets' standard errors).",
-        f"# Seeds {seeds} (common random numbers, {len(cal.seeds)} replicates), scale {cal.scale:g}, {cal.days} days.",
+        f"# Seeds {seeds} (common random numbers, {len(cal.seeds)} replicates), scale {cal.scale:g}, {cal.days} days"
+        + (f" after a {cal.warmup_days}-day warm-up." if cal.warmup_days else "."),
         f"# Fit error: {cal.fit_error_text()}.",
         f"# {cal.method}: {cal.evaluations} evaluations, {cal.runs} runs, {cal.seconds:.0f} s; {cal.message}",
     ]
@@ -594,7 +583,8 @@ def cmd_calibrate(args) -> int:
         se_txt = f" ± {cal.param_se[k]:.3g}" if k in cal.param_se else ""
         print(f"  {k:<40} {cal.start[k]:.5g} → {v:.5g}{se_txt}   (bounds {cal.bounds[k][0]:.4g}–{cal.bounds[k][1]:.4g})")
     for t in cal.targets:
-        print(f"  {t['key']:<40} model {t['model_mean']:.5g} (replicate sd {t['model_sd']:.2g}) vs target {t['value']:.5g} "
+        sd = f"{t['model_sd']:.2g}" if math.isfinite(t["model_sd"]) else "n/a"
+        print(f"  {t['key']:<40} model {t['model_mean']:.5g} (replicate sd {sd}) vs target {t['value']:.5g} "
               f"± {t['se']:.2g}: {t['z']:+.2f} se")
     if not cal.success:
         print(f"gridsim: warning: the optimiser did not report success: {cal.message}", file=sys.stderr)

@@ -90,6 +90,7 @@ def summarise(model) -> dict:
         "survey_se": last.get("se", math.nan),
         "survey_share_safe_year_mean": float(np.mean([s["share_safe"] for s in pr.survey])) if pr.survey else math.nan,
         "population_share_safe": pr.share_safe(),
+        "survey_expected_share_safe": pr.expected_share_safe(),
         "safety_mean": float(model.population.safety.mean()),
         "safety_spread_across_grids": pr.spread_across_grids(),
         "trust_mean": float(model.population.trust.mean()),

@@ -98,6 +98,20 @@ class Perception:
         pop = self.model.population
         return float(np.count_nonzero(pop.safety >= self.safe_cut)) / pop.n
 
+    def expected_share_safe(self) -> float:
+        """The share a survey of *everyone* would report as at least 'basically safe': each
+        resident's chance that its felt safety plus the answer noise clears the cut-point,
+        averaged over all residents.  It is what a sample survey estimates, without the
+        sampling error of its respondents; it differs from `share_safe` (no answer noise)
+        by the noise's blur around the cut-point."""
+        from scipy.stats import norm
+
+        s = self.model.population.safety.astype(np.float64)
+        cut = float(self.p.cutpoints[1])
+        if self.p.answer_noise_sd <= 0:
+            return float(np.mean(s >= cut))
+        return float(np.mean(norm.sf((cut - s) / self.p.answer_noise_sd)))
+
     def answers(self, ids: np.ndarray) -> np.ndarray:
         """Survey answers 0 (unsafe) … 4 (very safe) of the given residents."""
         pop, rng = self.model.population, self.model.streams["perception"]
