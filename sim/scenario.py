@@ -452,12 +452,13 @@ def _raise(origin: str, msg: str):
     raise ScenarioError(f"{origin}: {msg}")
 
 
-def _read_yaml(path: Path) -> dict:
-    """One YAML file → its raw mapping, every failure a one-line ScenarioError."""
+def read_yaml_mapping(path: Path, what: str = "scenario") -> dict:
+    """One YAML file → its raw mapping, every failure a one-line ScenarioError
+    (also for experiment files: `what` names the kind of file in the messages)."""
     if not path.exists():
         raise ScenarioError(f"{path}: no such file")
     if path.is_dir():
-        raise ScenarioError(f"{path}: is a directory, not a scenario file")
+        raise ScenarioError(f"{path}: is a directory, not {'an' if what[0] in 'aeiou' else 'a'} {what} file")
     blob = path.read_bytes()
     try:
         text = blob.decode("utf-8")
@@ -475,7 +476,8 @@ def _read_yaml(path: Path) -> dict:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: a scenario must be a YAML mapping of keys to values, not {type(raw).__name__}")
+        raise ScenarioError(f"{path}: {'an' if what[0] in 'aeiou' else 'a'} {what} must be a YAML mapping of keys to values, "
+                            f"not {type(raw).__name__}")
     return raw
 
 
@@ -499,7 +501,7 @@ def read_raw(path: Path, _seen: tuple = ()) -> dict:
     path = Path(path)
     if path.resolve() in _seen:
         raise ScenarioError(f"{path}: key 'extends': the chain of extends loops back to this file")
-    raw = _read_yaml(path)
+    raw = read_yaml_mapping(path)
     parent = raw.pop("extends", None)
     if parent is None:
         return raw

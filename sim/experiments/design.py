@@ -38,7 +38,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..scenario import Scenario, ScenarioError, _LEAVES_CACHE, _suggest, load_scenario
+from ..scenario import Scenario, ScenarioError, _LEAVES_CACHE, _suggest, load_scenario, read_yaml_mapping
 
 #: scenario keys that cannot be axes: the seed is the experiment's, the rest are not parameters
 NOT_AXES = ("seed", "name", "description", "sources")
@@ -248,23 +248,10 @@ def _one_line(origin: str, exc: ValidationError) -> ExperimentError:
 
 
 def read_yaml(path: Path) -> Any:
-    if not path.exists():
-        raise ExperimentError(f"{path}: no such file")
-    if path.is_dir():
-        raise ExperimentError(f"{path}: is a directory, not an experiment file")
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise ExperimentError(f"{path}: not a text file (binary data is not YAML)") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ExperimentError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or 'invalid YAML'}") from None
-    if not isinstance(raw, dict):
-        raise ExperimentError(f"{path}: an experiment must be a YAML mapping of keys to values, not {type(raw).__name__}")
-    return raw
+        return read_yaml_mapping(path, "experiment")
+    except ScenarioError as exc:
+        raise ExperimentError(str(exc)) from None
 
 
 def load_experiment(path: str | Path, days: int | None = None, scale: float | None = None,
