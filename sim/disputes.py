@@ -165,7 +165,7 @@ class DisputeProcess:
             reported = np.ones(n, bool)
             delay = np.zeros(n)
         else:
-            p = np.clip(self.report_p[sev] + m.params.disputes.report_trust_slope * (pop.trust[a] - 0.5), 0.0, 1.0)
+            p = np.clip(self.report_p[sev] + m.params.disputes.report_trust_slope * (pop.trust[a] - m.params.disputes.report_trust_reference), 0.0, 1.0)
             reported = rng.random(n) < p
             delay = rng.exponential(max(m.params.disputes.report_delay_hours, 1e-12), n) if m.params.disputes.report_delay_hours > 0 else np.zeros(n)
         # a reported dispute is on its way to the grid queue: no longer hidden, so visits

@@ -91,7 +91,8 @@ class GovernanceModel(mesa.Model):
         # (say, cameras) leaves the draws of unrelated processes as they were (common random numbers)
         self.streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in self.rng.bit_generator.seed_seq.spawn(len(STREAMS)))))
         self.town = Town(params, self.streams["town"])
-        self.cameras = int(round(self.town.place_cameras(params.camera_coverage, self.streams["cameras"])
+        self.cameras = int(round(self.town.place_cameras(params.camera_coverage, self.streams["cameras"],
+                                                         params.perception.camera_near_cells)
                                  * params.crime.cameras_per_covered_cell))
         self.property_layers = self.town.property_layers()
         self.population = Population(self.town, params, self.streams["population"])
@@ -154,8 +155,10 @@ class GovernanceModel(mesa.Model):
 
     def _update_guardianship(self) -> None:
         town = self.town
-        patrol = self.patrol_today / np.maximum(town.township_pop, 1.0) * 1000.0
-        self.guardian_per_1000 = self.grid_work.visit_hours_by_grid / np.maximum(town.grid_pop, 1.0) * 1000.0 + patrol[town.grid_township]
+        c = self.params.crime
+        patrol = c.patrol_visible_share * self.patrol_today / np.maximum(town.township_pop, 1.0) * 1000.0
+        visits = c.visit_guardian_weight * self.grid_work.visit_hours_by_grid / np.maximum(town.grid_pop, 1.0) * 1000.0
+        self.guardian_per_1000 = visits + patrol[town.grid_township]
 
     def _track_sample(self, n: int) -> list[Resident]:
         """Resident views to record daily, drawn from their own stream so that tracking (or

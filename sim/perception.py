@@ -53,7 +53,7 @@ class Perception:
             hours = np.fromiter((x[2] for x in closed), float, len(closed))
             fast = np.exp(-np.nan_to_num(hours, nan=np.inf) / p.trust_time_hours)
             d_trust = np.where(status == CONVERTED, -p.trust_loss_unhandled, p.trust_gain * fast - p.trust_loss * (1 - fast))
-            bad = np.where(status == CONVERTED, 1.0, 1.0 - fast).astype(np.float32)
+            bad = np.where(status == CONVERTED, p.bad_converted, 1.0 - fast).astype(np.float32)
             parties = np.concatenate([tab.party_a[c], tab.party_b[c]])
             np.add.at(pop.trust, parties, np.tile(d_trust, 2).astype(np.float32))
             np.add.at(pop.dispute_memory, parties, np.tile(bad, 2))
@@ -61,7 +61,7 @@ class Perception:
             tab = m.crime.table
             i = np.fromiter((x[0] for x in closed_incidents), np.int64, len(closed_incidents))
             ok = np.fromiter((x[1] == CLEARED for x in closed_incidents), bool, len(closed_incidents))
-            np.add.at(pop.trust, tab.victim[i], np.where(ok, p.trust_gain, -p.trust_loss_unhandled).astype(np.float32))
+            np.add.at(pop.trust, tab.victim[i], np.where(ok, p.trust_gain_cleared, -p.trust_loss_uncleared).astype(np.float32))
 
         # --- grid and cell signals (small arrays)
         gw = m.grid_work
@@ -84,7 +84,9 @@ class Perception:
         target -= np.float32(p.w_dispute) * pop.dispute_memory
         np.clip(target, 0.0, 1.0, out=target)
         if day == 0:
-            pop.safety[:] = target  # start at the town's own level, not at bare baselines (no burn-in transient)
+            # start at the town's own level rather than at bare baselines; memories still build
+            # up from zero, which the warm-up (warmup_days) absorbs
+            pop.safety[:] = target
         else:
             pop.safety += np.float32(p.adapt_daily) * (target - pop.safety)
 

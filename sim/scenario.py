@@ -74,7 +74,7 @@ class Town(Section):
 # --------------------------------------------------------------------------- staff
 class Staffing(Section):
     workers_per_grid: float = P(3.0, "grid workers/grid", ASSUME + " between Laibin ≈1 and Fangchenggang/Putian ≈4.9 per grid",
-                                "grid workers (full- and part-time together) serving each grid", ge=0.05, le=50)
+                                "grid workers (full- and part-time together) serving each grid; every grid has at least one", ge=1, le=50)
     fulltime_first: Literal["lead_workers", "dense_grids"] = P(
         "lead_workers", "choice", ASSUME + "; Laibin: urban grids 100 % full-time (城区和城中村实现网格员100%专职化)",
         "where full-time posts go: each grid's lead worker first (spread evenly), or every worker of the densest grids first")
@@ -110,7 +110,7 @@ class Staffing(Section):
     police_speed_kmh: float = P(30.0, "km/h", ASSUME, "travel speed of a responding officer", gt=0)
     police_dispatch_hours: float = P(0.1, "h", ASSUME, "from a call reaching the police to an officer setting out", ge=0)
     detour_factor: float = P(1.3, "ratio", ASSUME + " (road distance / straight line)", "road distance over straight-line distance", ge=1, le=3)
-    court_servers_per_100k: float = P(3.0, "judges' case slots/100,000 residents", ASSUME, "court capacity given to these disputes", ge=0)
+    court_servers_per_100k: float = P(3.0, "judges' case slots/100,000 residents", ASSUME, "court capacity given to these disputes (at least one slot)", gt=0)
     court_hours: float = P(8.0, "h/day", ASSUME, "hours a court slot works each day", gt=0, le=24)
 
 
@@ -168,6 +168,7 @@ class Disputes(Section):
     type_shares: TypeShares = Field(default_factory=TypeShares, json_schema_extra={"unit": "section", "source": "see fields"})
     severity: SeverityByType = Field(default_factory=SeverityByType, json_schema_extra={"unit": "section", "source": "see fields"})
     report_prob: Per3 = P((0.3, 0.5, 0.7), "probability by severity", ASSUME, "chance a party reports a dispute when it starts, at trust 0.5")
+    report_trust_reference: Prob = P(0.5, "trust", ASSUME, "trust at which the chance to report equals report_prob")
     report_trust_slope: float = P(0.6, "probability per unit trust", ASSUME, "how much trust raises the chance to report", ge=0, le=2)
     report_delay_hours: float = P(6.0, "h", ASSUME, "mean delay (exponential) from onset to a report", ge=0)
     latent_report_daily: Per3 = P((0.01, 0.03, 0.08), "hazard/day by severity", ASSUME, "daily hazard that a hidden dispute is reported after all")
@@ -194,7 +195,7 @@ def _per_crime(values, unit, src, desc):
 class Crime(Section):
     rate_per_10k_year: PerCrime = _per_crime((40.0, 8.0, 1.5, 6.0), "incidents/10,000 residents/year",
                                              ASSUME + " anchored on Guigang 2016: 9,060 criminal cases filed / 4.32 M = 21 per 10,000 (city_figures), with under-reporting",
-                                             "true incidence by type")
+                                             "incidence by type before guardianship (patrols and visits lower it, see guardianship_deterrence)")
     victim_report_prob: PerCrime = _per_crime((0.4, 0.7, 0.8, 0.6), "probability", ASSUME, "chance a victim reports, by type")
     clearance_prob: PerCrime = _per_crime((0.15, 0.25, 0.5, 0.6), "probability", ASSUME, "chance a reported incident is cleared without footage")
     investigation_hours: PerCrime = _per_crime((4.0, 6.0, 2.0, 3.0), "working hours", ASSUME + " (Jincheng robbery: call to arrest 1 h 52 min)",
@@ -206,6 +207,10 @@ class Crime(Section):
                                  "chance a camera in view reveals an incident")
     camera_clearance_boost: Prob = P(0.25, "probability added", ASSUME + " (Guigang 2016: +27.7 % cases solved with 1,334 new cameras)",
                                      "footage raises the chance of clearing an incident in view")
+    visit_guardian_weight: float = P(1.0, "patrol-hour equivalents per visiting hour", ASSUME,
+                                     "how much an hour of grid workers' visiting guards like an hour of police patrol", ge=0)
+    patrol_visible_share: Prob = P(1.0, "share", ASSUME + " (all idle on-duty hours, night included)",
+                                   "share of on-duty police hours free of calls that count as visible patrol")
     guardianship_deterrence: float = P(0.005, "per patrol-or-visit hour/1,000 residents/day", ASSUME + " (Braga et al. 2019: hot-spot patrols cut crime a little)",
                                        "crime rate in a grid is multiplied by exp(−this × guardian hours)", ge=0)
     report_delay_hours: float = P(0.5, "h", ASSUME, "mean delay from an incident to a victim's call", ge=0)
@@ -230,6 +235,8 @@ class Perception(Section):
     visit_memory_days: float = P(30.0, "days", ASSUME, "e-folding time over which residents remember grid workers' visits", ge=1)
     w_patrol: float = P(0.005, "score per patrol hour/1,000 residents/day", ASSUME + " (foot patrol lowers fear, Newark 1981)",
                         "rise in safety from visible police patrols", ge=0)
+    camera_near_cells: int = P(1, "cells", ASSUME + " (home cell and its 8 neighbours)",
+                               "a camera within this many cells of home counts as near home", ge=0, le=20)
     w_camera: float = P(0.01, "score", "small: little evidence cameras reduce fear (Lorenc et al. 2013; Gill et al. 2007)",
                         "rise in safety when a camera covers one's home cell or its neighbours", ge=0)
     w_dispute: float = P(0.15, "score per bad experience", ASSUME, "drop in safety per remembered badly handled dispute of one's own", ge=0)
@@ -240,7 +247,11 @@ class Perception(Section):
     trust_gain: float = P(0.08, "trust", ASSUME, "trust gained when one's dispute is settled fast", ge=0, le=1)
     trust_loss: float = P(0.08, "trust", ASSUME, "trust lost when it is settled slowly", ge=0, le=1)
     trust_time_hours: float = P(72.0, "h", "grid-event deadline of 2–3 days (Fengxian 2018)", "time scale τ of the trust response: a settlement after h hours moves trust by gain·e^(−h/τ) − loss·(1 − e^(−h/τ))", gt=0)
-    trust_loss_unhandled: float = P(0.15, "trust", ASSUME, "trust lost when one's dispute turns violent or one's crime goes uncleared", ge=0, le=1)
+    bad_converted: float = P(1.0, "bad experiences", ASSUME, "a dispute that turned violent counts as this many bad experiences "
+                             "(a settlement after h hours counts 1 − e^(−h/trust_time_hours))", ge=0)
+    trust_gain_cleared: float = P(0.08, "trust", ASSUME, "trust a victim gains when the police clear its case", ge=0, le=1)
+    trust_loss_uncleared: float = P(0.15, "trust", ASSUME, "trust a victim loses when its case goes uncleared", ge=0, le=1)
+    trust_loss_unhandled: float = P(0.15, "trust", ASSUME, "trust lost when one's dispute turns violent", ge=0, le=1)
     cutpoints: tuple[Prob, Prob, Prob, Prob] = P((0.2, 0.4, 0.6, 0.8), "score 0–1", ASSUME,
                                                  "boundaries of the five answers: unsafe | not very safe | basically safe | safe | very safe")
     answer_noise_sd: float = P(0.05, "score 0–1", ASSUME, "noise in how a resident maps its feeling to an answer", ge=0)

@@ -125,7 +125,7 @@ class Town:
         self.near_camera = np.zeros(self.n_cells, bool)
 
     # ------------------------------------------------------------------ cameras
-    def place_cameras(self, coverage: float, rng: np.random.Generator) -> int:
+    def place_cameras(self, coverage: float, rng: np.random.Generator, near_cells: int = 1) -> int:
         """Cover the busiest public cells first (key places before side streets)."""
         public = np.flatnonzero(self.public)
         n = int(round(coverage * len(public)))
@@ -133,8 +133,9 @@ class Town:
         order = np.lexsort((tiebreak, -self.pop[public]))
         self.covered[:] = False
         self.covered[public[order[:n]]] = True
-        # a camera "near home": in the home cell or one of its eight neighbours
-        self.near_camera = self.to_cells(maximum_filter(self.to_xy(self.covered).astype(np.uint8), size=3, mode="constant") > 0)
+        # a camera "near home": within `near_cells` cells (1: the home cell and its eight neighbours)
+        self.near_camera = self.to_cells(maximum_filter(self.to_xy(self.covered).astype(np.uint8), size=2 * near_cells + 1,
+                                                        mode="constant") > 0)
         return n
 
     # ------------------------------------------------------------------ layers

@@ -25,6 +25,5 @@ def test_observed_period_is_not_distorted_by_the_warmup():
     utilisation in the observed period stays what it was at its start."""
     m = sim.GovernanceModel(rng=4, scale=0.1, days=60, warmup_days=60).run()
     u = m.datacollector.get_model_vars_dataframe()["worker_utilisation"].to_numpy()
-    assert np.all(u <= 1.0)
     # halves of the observed period: same level within a generous tolerance (daily sd ≈ 0.01)
     assert abs(u[:30].mean() - u[30:].mean()) < 0.05
