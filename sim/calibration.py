@@ -52,7 +52,7 @@ ASSUMPTION = "assumption"
 DEFAULT_FIT = {
     "population_share_safe": "perception.safety_mean",
     "survey_share_safe": "perception.safety_mean",
-    "survey_share_safe_year_mean": "perception.safety_mean",
+    "survey_share_safe_mean": "perception.safety_mean",
     "survey_expected_share_safe": "perception.safety_mean",
     "safety_mean": "perception.safety_mean",
     "trust_mean": "perception.trust_mean",
@@ -60,7 +60,7 @@ DEFAULT_FIT = {
     "resolution_hours_mean": "staffing.routine_hours_per_1000",
 }
 #: outcome keys that are shares of a survey's answers: their default se is a survey's binomial error
-SURVEY_SHARES = ("population_share_safe", "survey_share_safe", "survey_share_safe_year_mean", "survey_expected_share_safe")
+SURVEY_SHARES = ("population_share_safe", "survey_share_safe", "survey_share_safe_mean", "survey_expected_share_safe")
 DEFAULT_REL_SE = 0.10
 JACOBIAN_STEP = 0.02
 #: parameters that only enter the costs, never the dynamics: nothing to fit them to

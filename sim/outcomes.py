@@ -88,7 +88,7 @@ def summarise(model) -> dict:
     out.update({
         "survey_share_safe": last.get("share_safe", math.nan),
         "survey_se": last.get("se", math.nan),
-        "survey_share_safe_year_mean": float(np.mean([s["share_safe"] for s in pr.survey])) if pr.survey else math.nan,
+        "survey_share_safe_mean": float(np.mean([s["share_safe"] for s in pr.survey])) if pr.survey else math.nan,
         "population_share_safe": pr.share_safe(),
         "survey_expected_share_safe": pr.expected_share_safe(),
         "safety_mean": float(model.population.safety.mean()),
