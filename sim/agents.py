@@ -36,6 +36,8 @@ class Staff(mesa.Agent):
 
     @property
     def utilisation_today(self) -> float:
+        """Casework hours over the hours the pool gives to casework (for grid workers, what
+        routine duties leave; `GridWork.utilisation` reports routine + casework over the shift)."""
         return self.busy_hours_today / self.shift_hours
 
     def step(self) -> None:

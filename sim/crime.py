@@ -17,7 +17,7 @@ import numpy as np
 
 from .agents import PoliceOfficer
 from .events import Table
-from .queueing import ServerPool
+from .queueing import ServerPool, servers_per_unit
 from .scenario import CRIME_TYPES
 
 THEFT, BURGLARY, ROBBERY, ASSAULT = range(4)
@@ -66,8 +66,7 @@ class CrimeProcess:
 
         # police: on-duty officers per township, posted at community centres or the station
         s = p.staffing
-        n = np.where(s.police_per_10k > 0,
-                     np.maximum(1, np.round(s.police_per_10k * s.police_on_duty_share * town.township_pop / 1e4)), 0).astype(int)
+        n = servers_per_unit(s.police_per_10k * s.police_on_duty_share, town.township_pop)
         unit = np.repeat(np.arange(town.n_townships), n)
         if s.police_posting == "village":
             cx, cy = town.centroids(town.cell_community, town.n_communities)

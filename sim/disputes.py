@@ -25,7 +25,7 @@ import numpy as np
 
 from .agents import CourtSlot, Mediator
 from .events import Table
-from .queueing import ServerPool
+from .queueing import ServerPool, servers_per_unit
 from .scenario import DISPUTE_TYPES, RUNGS
 
 GRID, COMMUNITY, TOWNSHIP, POLICE, COURT = range(5)
@@ -91,12 +91,9 @@ class DisputeProcess:
         # pools of the upper rungs (the grid rung is GridWork's, police is the crime module's)
         s = p.staffing
 
-        def per_unit(density_per_10k, pops):
-            return np.where(density_per_10k > 0, np.maximum(1, np.round(density_per_10k * pops / 1e4)), 0).astype(int)
-
-        comm_n = per_unit(s.mediators_per_10k, town.community_pop)
-        town_n = per_unit(s.township_mediators_per_10k, town.township_pop)
-        court_n = np.array([max(1, int(round(s.court_servers_per_100k * model.population.n / 1e5)))])
+        comm_n = servers_per_unit(s.mediators_per_10k, town.community_pop)
+        town_n = servers_per_unit(s.township_mediators_per_10k, town.township_pop)
+        court_n = servers_per_unit(s.court_servers_per_100k / 10.0, [model.population.n])
         self.pools = [model.grid_work.pool,
                       ServerPool(np.repeat(np.arange(town.n_communities), comm_n), town.n_communities, s.shift_start, s.mediator_hours, p.total_days),
                       ServerPool(np.repeat(np.arange(town.n_townships), town_n), town.n_townships, s.shift_start, s.township_hours, p.total_days),
@@ -207,7 +204,7 @@ class DisputeProcess:
             self._redraw_conversion(c, t)
             self._arm_hidden(c, t)
         else:               # turns violent before anyone knew
-            self._close(t, c, CONVERTED)
+            self.on_close(t, c, CONVERTED)
 
     def found_by_visits(self, p_find_by_grid: np.ndarray, t_next: float) -> None:
         """Hidden disputes found on today's visits enter the grid queue next morning."""
@@ -299,9 +296,7 @@ class DisputeProcess:
         self.model.events.push(t, self.CLOSE, c, status)
 
     def on_close(self, t: float, c: int, status: int) -> None:
-        self._close(t, c, status)
-
-    def _close(self, t: float, c: int, status: int) -> None:
+        """The dispute ends (resolved or turned violent): counters, and a note for perception."""
         tab = self.table
         if tab.status[c] == IN_LADDER and tab.rung[c] >= 0:
             self.backlog[tab.rung[c]] -= 1

@@ -64,6 +64,13 @@ class EventQueue:
         return len(self.heap)
 
 
+def servers_per_unit(per_10k: float, unit_pop) -> np.ndarray:
+    """Staff of each unit from a density per 10,000 residents: at least one where the
+    density is positive (every community has a mediator, every township an officer), else none."""
+    pop = np.asarray(unit_pop, float)
+    return np.where(per_10k > 0, np.maximum(1, np.round(per_10k * pop / 1e4)), 0).astype(int)
+
+
 class ServerPool:
     """Servers grouped in units (a grid's workers, a township's police …), one FIFO queue per unit.
 
