@@ -4,6 +4,11 @@ Each staff agent is one server of a `ServerPool` (`sim.queueing`); its working s
 (shift, when it is next free, busy hours per day) lives in the pool's arrays so the
 queue arithmetic stays vectorised.  The agents give Mesa's idioms (AgentSet queries,
 DataCollector agent reporters) a handle on every person who works a case.
+
+The submodels own the pools and know nothing of agents; the model hires the staff once,
+after the pools exist (`hire_staff`), so agent ids follow the order grid workers, police,
+community mediators, township mediators, court slots.  Staff have no step of their own
+(Mesa's no-op `Agent.step`): they act through the event queue.
 """
 
 from __future__ import annotations
@@ -39,9 +44,6 @@ class Staff(mesa.Agent):
         """Casework hours over the hours the pool gives to casework (for grid workers, what
         routine duties leave; `GridWork.utilisation` reports routine + casework over the shift)."""
         return self.busy_hours_today / self.shift_hours
-
-    def step(self) -> None:
-        """Staff act through the event queue; nothing to do per day."""
 
 
 class GridWorker(Staff):
@@ -81,3 +83,16 @@ class CourtSlot(Staff):
     """A judge's capacity for these disputes: the last rung."""
 
     rung = "court"
+
+
+def hire_staff(model, grid_pool, fulltime, skill, police_pool, community_pool, township_pool, court_pool) -> None:
+    """One agent per server of every pool, registered with `model` (Mesa needs the handle)."""
+    for i in range(grid_pool.n):
+        GridWorker(model, grid_pool, i, int(grid_pool.unit[i]), bool(fulltime[i]), float(skill[i]))
+    for i in range(police_pool.n):
+        PoliceOfficer(model, police_pool, i, int(police_pool.unit[i]))
+    for pool, level in ((community_pool, "community"), (township_pool, "township")):
+        for i in range(pool.n):
+            Mediator(model, pool, i, int(pool.unit[i]), level)
+    for i in range(court_pool.n):
+        CourtSlot(model, court_pool, i, int(court_pool.unit[i]))

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from .model import GovernanceModel
+from .execute import execute
+from .scenario import load_scenario
 
 FULL_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000, 300_000)
@@ -53,22 +54,20 @@ class PeakRSS:
 
 
 def time_gridsim(residents: int, days: int, seed: int = 1) -> dict:
-    """Seconds to build and run the default scenario at `residents` (density kept)."""
+    """Seconds to build and run the default scenario at `residents` (density kept), by the one executor."""
     import gc
 
+    # no warm-up: `days` is exactly what is simulated and timed
+    scenario = load_scenario().with_overrides({"population": residents, "area_km2": residents / 500.0, "days": days,
+                                               "warmup_days": 0, "scale": 1.0}, "bench")
     gc.collect()
     with PeakRSS() as mem:
-        t0 = time.perf_counter()
-        # no warm-up: `days` is exactly what is simulated and timed
-        model = GovernanceModel(overrides={"population": residents, "area_km2": residents / 500.0}, days=days,
-                                warmup_days=0, rng=seed)
-        t1 = time.perf_counter()
-        model.run()
-        t2 = time.perf_counter()
-    n, steps = model.population.n, model.steps
-    del model
-    return {"residents": n, "days": days, "simulated_days": steps, "seconds": t2 - t0, "init_seconds": t1 - t0,
-            "run_seconds": t2 - t1, "resident_days_per_s": n * steps / (t2 - t1), "peak_rss_mb": mem.peak_mb}
+        res = execute(scenario, seed)
+    n, steps = res.outcomes["residents"], scenario.total_days
+    run_seconds = res.wall_seconds - res.init_seconds
+    return {"residents": n, "days": days, "simulated_days": steps, "seconds": res.wall_seconds,
+            "init_seconds": res.init_seconds, "run_seconds": run_seconds, "resident_days_per_s": n * steps / run_seconds,
+            "peak_rss_mb": mem.peak_mb}
 
 
 def time_schelling(side: int = 100, steps: int = 20) -> dict:

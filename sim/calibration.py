@@ -45,9 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from .scenario import ROOT, Scenario, ScenarioError, _LEAVES_CACHE, load_scenario, parse_set
+from .scenario import (ROOT, Scenario, ScenarioError, bounds, is_assumption, leaves, load_scenario, param_source,
+                       parse_set, suggest)
+from .scenario import schema_extra  # noqa: F401  (still imported from here by sim/validation.py)
 
-ASSUMPTION = "assumption"
 #: targets that, when --fit is not given, are fitted with this parameter
 DEFAULT_FIT = {
     "population_share_safe": "perception.safety_mean",
@@ -174,60 +175,10 @@ def crn_seeds(seed: int, replicates: int) -> list[int]:
 
 
 # =========================================================================== parameters
-def schema_extra(key: str, attr: str = "source") -> str:
-    """The schema's `attr` ("source", "unit") of a leaf, or of the nearest section above it
-    that has one (the fields of `crime.rate_per_10k_year` carry theirs on the section)."""
-    from pydantic import BaseModel
-
-    cls: Any = Scenario
-    found = ""
-    for part in key.split("."):
-        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or part not in cls.model_fields:
-            break
-        f = cls.model_fields[part]
-        val = (f.json_schema_extra or {}).get(attr) if isinstance(f.json_schema_extra, dict) else None
-        if val and val not in ("see fields", "-", "section"):
-            found = str(val)
-        cls = f.annotation
-    return found
-
-
-def _schema_source(key: str) -> str:
-    return schema_extra(key, "source")
-
-
-def param_source(key: str, scenario: Scenario) -> str:
-    """Provenance of a parameter in this scenario: the file's `source:`, else the schema's."""
-    return scenario.sources.get(key) or _schema_source(key)
-
-
-def is_assumption(key: str, scenario: Scenario) -> bool:
-    return param_source(key, scenario).strip().lower().startswith(ASSUMPTION)
-
-
-def _limits(key: str) -> tuple[float | None, float | None, bool, bool]:
-    """(lower, upper, lower is strict, upper is strict) from the schema's Field metadata."""
-    fi = _LEAVES_CACHE()[key][0]
-    lo = hi = None
-    lo_strict = hi_strict = False
-    for m in fi.metadata:
-        if getattr(m, "ge", None) is not None:
-            lo, lo_strict = float(m.ge), False
-        if getattr(m, "gt", None) is not None:
-            lo, lo_strict = float(m.gt), True
-        if getattr(m, "le", None) is not None:
-            hi, hi_strict = float(m.le), False
-        if getattr(m, "lt", None) is not None:
-            hi, hi_strict = float(m.lt), True
-    return lo, hi, lo_strict, hi_strict
-
-
 def check_fit_param(key: str, scenario: Scenario, force: bool = False) -> None:
     """Refuse (one line) a parameter that is unknown, not a plain number, or documented."""
-    leaves = _LEAVES_CACHE()
-    if key not in leaves:
-        near = difflib.get_close_matches(key, list(leaves), n=1, cutoff=0.5)
-        raise ScenarioError(f"--fit {key!r}: unknown parameter" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    if key not in leaves():
+        raise ScenarioError(f"--fit {key!r}: unknown parameter{suggest(key, leaves())}")
     value = scenario.flat().get(key)
     if isinstance(value, bool) or not isinstance(value, float):
         kind = "a tuple" if isinstance(value, tuple | list) else type(value).__name__
@@ -243,7 +194,7 @@ def check_fit_param(key: str, scenario: Scenario, force: bool = False) -> None:
 def default_bounds(key: str, scenario: Scenario) -> tuple[float, float, str]:
     """Search range of a fitted parameter and how it was set (see the module doc)."""
     value = float(scenario.flat()[key])
-    lo, hi, _, _ = _limits(key)
+    lo, hi = bounds(key).lo, bounds(key).hi
     if lo is not None and hi is not None:
         how = "the schema's limits"
     else:

@@ -9,13 +9,30 @@ little.  A dispute that turns violent becomes an assault here.
 Police are one `ServerPool` per township, always on duty (`police_on_duty_share` of the
 force); the officer who can reach the scene first is sent, so response time = wait for a
 free officer + dispatch + travel from the post.
+
+Couplings (wired by `GovernanceModel`; nothing here reads another submodel):
+
+- receives at construction: the `crime` and `staffing` sections, the town, the population,
+  the event queue, its streams (`rng` for occurrence and detection, `police_rng` for
+  investigations), the horizon in days, and `area_memory_days` (how long residents
+  remember crime in their grid: the memory is crime's state, so crime lets it fade);
+- receives each day: yesterday's guardianship (`occur`), and violent disputes through
+  `from_dispute(t, cell, victim, dispute_id)`, the disputes' `on_violent` callback;
+- serves: the police pool and `travel_lead(cell)`, on which the disputes' police rung runs;
+- emits: `patrol_hours(day)` and, at `end_day()`, the day's victims, the incidents closed
+  today (`ClosedIncidents`) and the faded `area_memory`.
+
+`visible_patrol_per_1000` and `guardianship_per_1000` are the one definition of what
+patrols and visits residents (and offenders) see; guardianship and perception both use it.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
-from .agents import PoliceOfficer
 from .events import Table
 from .queueing import ServerPool, servers_per_unit
 from .scenario import CRIME_TYPES
@@ -25,6 +42,7 @@ STREET = np.array([True, False, True, True])
 PENDING, CLEARED, UNCLEARED, UNREPORTED = range(4)
 BY_NONE, BY_CAMERA, BY_VICTIM = range(3)
 STATUS_NAMES = {PENDING: "open", CLEARED: "cleared", UNCLEARED: "uncleared", UNREPORTED: "unreported"}
+DETECTED_BY_NAMES = {BY_NONE: "none", BY_CAMERA: "camera", BY_VICTIM: "victim"}
 
 INCIDENT_SCHEMA = {
     "t_occur": (np.float64, np.nan),
@@ -46,18 +64,43 @@ def _per_type(section) -> np.ndarray:
     return np.array([getattr(section, k) for k in CRIME_TYPES], float)
 
 
+def visible_patrol_per_1000(patrol_hours_by_township, township_pop, grid_township, visible_share: float) -> np.ndarray:
+    """Patrol hours seen on the street per 1,000 residents, per grid (its township's value).
+
+    One definition for deterrence and for perceived safety, so the two cannot drift apart."""
+    return (visible_share * patrol_hours_by_township / np.maximum(township_pop, 1.0) * 1000.0)[grid_township]
+
+
+def guardianship_per_1000(visit_hours_by_grid, grid_pop, visible_patrol, visit_weight: float) -> np.ndarray:
+    """Guardians per grid: weighted visit hours per 1,000 residents plus visible patrol."""
+    visits = visit_weight * visit_hours_by_grid / np.maximum(grid_pop, 1.0) * 1000.0
+    return visits + visible_patrol
+
+
+@dataclass(frozen=True)
+class ClosedIncidents:
+    """Incidents closed today, in closing order: the victim and whether it was cleared."""
+
+    victim: np.ndarray
+    cleared: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.victim)
+
+
 class CrimeProcess:
     ARRIVE, CLOSE = 20, 21
 
-    def __init__(self, model):
-        self.model = model
-        p, town = model.params, model.town
-        c = p.crime
-        self.rate = _per_type(c.rate_per_10k_year) / 1e4 / 365.0 * model.population.n  # incidents/day
+    def __init__(self, crime, staffing, town, population, events, *, rng, police_rng, horizon_days: int,
+                 area_memory_days: float):
+        c, s = crime, staffing
+        self.c, self.town, self.population, self.events = c, town, population, events
+        self.rng, self.police_rng = rng, police_rng
+        self.rate = _per_type(c.rate_per_10k_year) / 1e4 / 365.0 * population.n  # incidents/day
         self.report_p = _per_type(c.victim_report_prob)
         self.clear_p = _per_type(c.clearance_prob)
         self.inv_hours = _per_type(c.investigation_hours)
-        self.table = Table(INCIDENT_SCHEMA, capacity=int(self.rate.sum() * p.total_days * 1.3) + 64)
+        self.table = Table(INCIDENT_SCHEMA, capacity=int(self.rate.sum() * horizon_days * 1.3) + 64)
         pop = town.pop.astype(float)
         public_pop = np.where(town.public, pop, 0.0)
         # where incidents happen: street crime ∝ residents of public cells, burglary ∝ residents
@@ -65,7 +108,6 @@ class CrimeProcess:
         self.home_w = pop / pop.sum()
 
         # police: on-duty officers per township, posted at community centres or the station
-        s = p.staffing
         n = servers_per_unit(s.police_per_10k * s.police_on_duty_share, town.township_pop)
         unit = np.repeat(np.arange(town.n_townships), n)
         if s.police_posting == "village":
@@ -77,28 +119,29 @@ class CrimeProcess:
         else:
             cx, cy = town.centroids(town.cell_township, town.n_townships)
             post = unit
-        self.police = ServerPool(unit, town.n_townships, 0.0, 24.0, p.total_days, x=cx[post], y=cy[post])
+        self.police = ServerPool(unit, town.n_townships, 0.0, 24.0, horizon_days, x=cx[post], y=cy[post])
         self.km_to_hours = town.cell_km * s.detour_factor / s.police_speed_kmh
-        for i in range(self.police.n):
-            PoliceOfficer(model, self.police, i, int(unit[i]))
+        self.dispatch_hours = s.police_dispatch_hours
 
         self.area_memory = np.zeros(town.n_grids)      # decaying count of known incidents per grid
+        self.area_decay = math.exp(-1.0 / area_memory_days)
         self.victims_today: list[np.ndarray] = []
-        self.closed_today: list[tuple[int, int]] = []
+        self.closed_victims: list[int] = []
+        self.closed_cleared: list[bool] = []
         self.today = dict.fromkeys(("incidents", "known", "cleared", "uncleared", "by_camera"), 0)
 
     # ------------------------------------------------------------------ helpers
     def travel_lead(self, cell: int):
         """Per-server hours from post to `cell`, plus dispatch: for `ServerPool.earliest`."""
-        town, pool = self.model.town, self.police
-        x, y = town.x[cell], town.y[cell]
-        dispatch = self.model.params.staffing.police_dispatch_hours
+        pool = self.police
+        x, y = self.town.x[cell], self.town.y[cell]
+        dispatch = self.dispatch_hours
         return lambda sl: dispatch + np.hypot(pool.x[sl] - x, pool.y[sl] - y) * self.km_to_hours
 
     # ------------------------------------------------------------------ 2. occurrence
     def occur(self, t0: float, guardian_hours_per_1000: np.ndarray) -> None:
         """Today's incidents: Poisson per cell, thinned by cameras and guardianship."""
-        m, rng, town, c = self.model, self.model.streams["crime"], self.model.town, self.model.params.crime
+        rng, town, c = self.rng, self.town, self.c
         self.today = dict.fromkeys(self.today, 0)
         guard = np.exp(-c.guardianship_deterrence * guardian_hours_per_1000)[town.grid]
         deter = 1.0 - c.camera_deterrence * town.covered
@@ -113,15 +156,17 @@ class CrimeProcess:
         kinds = np.concatenate(kinds)
         self._create(t0 + 24.0 * rng.random(len(cells)), kinds, cells)
 
-    def from_dispute(self, t: float, dispute: int) -> None:
-        """A dispute turned violent: an assault at its cell, the other party the victim."""
-        d = self.model.disputes.table
-        ids = self._create(np.array([t]), np.array([ASSAULT], np.int8), np.array([d.cell[dispute]]),
-                           victims=np.array([d.party_b[dispute]]))
-        self.table.from_dispute[ids] = dispute
+    def from_dispute(self, t: float, cell: int, victim: int, dispute_id: int) -> None:
+        """A dispute turned violent: an assault at `cell`, the other party the victim.
+
+        Called the moment it happens (not batched), so the crime stream's draws keep the
+        order of the events."""
+        ids = self._create(np.array([t]), np.array([ASSAULT], np.int8), np.array([cell], np.int32),
+                           victims=np.array([victim], np.int64))
+        self.table.from_dispute[ids] = dispute_id
 
     def _create(self, t_occur, kinds, cells, victims=None) -> np.ndarray:
-        m, rng, town, c = self.model, self.model.streams["crime"], self.model.town, self.model.params.crime
+        rng, town, c = self.rng, self.town, self.c
         n = len(cells)
         if n == 0:
             return np.zeros(0, np.int64)
@@ -130,7 +175,7 @@ class CrimeProcess:
             # burglary: someone living in the cell; street crime: someone of that grid
             res_a, res_b = town.res_start[cells], town.res_start[cells + 1]
             home = res_a + np.floor(rng.random(n) * (res_b - res_a)).astype(np.int64)
-            street = m.population.sample_in_grids(rng, grid)
+            street = self.population.sample_in_grids(rng, grid)
             victims = np.where((kinds == BURGLARY) & (res_b > res_a), home, street)
         in_view = STREET[kinds] & town.covered[cells]
         by_camera = in_view & (rng.random(n) < c.camera_detect_prob)
@@ -140,51 +185,57 @@ class CrimeProcess:
         detected_by = np.where(by_camera, BY_CAMERA, np.where(by_victim, BY_VICTIM, BY_NONE)).astype(np.int8)
         ids = self.table.append(n, t_occur=t_occur, kind=kinds, cell=cells, grid=grid, victim=victims, in_view=in_view,
                                 detected_by=detected_by, t_detect=t_detect)
-        self.table.status[ids[detected_by == BY_NONE]] = UNREPORTED
-        self.table.t_close[ids[detected_by == BY_NONE]] = t_occur[detected_by == BY_NONE]
+        unseen = detected_by == BY_NONE
+        self.table.status[ids[unseen]] = UNREPORTED
+        self.table.t_close[ids[unseen]] = t_occur[unseen]
         self.victims_today.append(victims)
         self.today["incidents"] += n
         self.today["by_camera"] += int(by_camera.sum())
-        for i in np.flatnonzero(detected_by != BY_NONE):
-            m.events.push(float(t_detect[i]), self.ARRIVE, int(ids[i]), 0)
+        for i in np.flatnonzero(~unseen):
+            self.events.push(float(t_detect[i]), self.ARRIVE, int(ids[i]))
         return ids
 
     # ------------------------------------------------------------------ 6. policing
     def on_arrive(self, t: float, i: int, _arg: int) -> None:
         """A call reaches the police: send the officer who reaches the scene first."""
-        m, tab = self.model, self.table
+        tab = self.table
         self.area_memory[tab.grid[i]] += 1.0
         self.today["known"] += 1
         cell = int(tab.cell[i])
-        unit = int(m.town.cell_township[cell])
+        unit = int(self.town.cell_township[cell])
         lead = self.travel_lead(cell)
         got = self.police.earliest(unit, t, lead)
         if got is None:
-            m.events.push(t, self.CLOSE, i, UNCLEARED)
+            self.events.push(t, self.CLOSE, i, UNCLEARED)
             return
         s, ts = got
         travel = float(lead(slice(s, s + 1))[0])
         tab.t_response[i] = ts + travel
         k = int(tab.kind[i])
-        rng = m.streams["police"]
+        rng = self.police_rng
         te = ts + travel + rng.exponential(self.inv_hours[k]) if self.inv_hours[k] > 0 else ts + travel
         self.police.occupy(s, ts, te)
-        p = min(1.0, self.clear_p[k] + m.params.crime.camera_clearance_boost * bool(tab.in_view[i]))
-        m.events.push(te, self.CLOSE, i, CLEARED if rng.random() < p else UNCLEARED)
+        p = min(1.0, self.clear_p[k] + self.c.camera_clearance_boost * bool(tab.in_view[i]))
+        self.events.push(te, self.CLOSE, i, CLEARED if rng.random() < p else UNCLEARED)
 
     def on_close(self, t: float, i: int, status: int) -> None:
         self.table.status[i] = status
         self.table.t_close[i] = t
         self.today["cleared" if status == CLEARED else "uncleared"] += 1
-        self.closed_today.append((i, status))
+        self.closed_victims.append(int(self.table.victim[i]))
+        self.closed_cleared.append(status == CLEARED)
 
-    def pop_day(self):
-        """Victims of today's incidents and incidents closed today (for perception)."""
-        victims = np.concatenate(self.victims_today) if self.victims_today else np.zeros(0, np.int64)
-        closed, self.victims_today, self.closed_today = self.closed_today, [], []
-        return victims, closed
-
+    # ------------------------------------------------------------------ end of day
     def patrol_hours(self, day: int) -> np.ndarray:
         """Police hours free of calls today, per township: visible patrols."""
         free = np.maximum(self.police.hours - self.police.busy_on(day), 0.0)
-        return np.bincount(self.police.unit, weights=free, minlength=self.model.town.n_townships)
+        return np.bincount(self.police.unit, weights=free, minlength=self.town.n_townships)
+
+    def end_day(self) -> tuple[np.ndarray, ClosedIncidents]:
+        """Close the day: the memory of known crime fades; hand over today's victims and the
+        incidents closed today (the model passes them to perception)."""
+        self.area_memory *= self.area_decay
+        victims = np.concatenate(self.victims_today) if self.victims_today else np.zeros(0, np.int64)
+        closed = ClosedIncidents(np.array(self.closed_victims, np.int64), np.array(self.closed_cleared, bool))
+        self.victims_today, self.closed_victims, self.closed_cleared = [], [], []
+        return victims, closed

@@ -4,11 +4,26 @@ One `step()` is one day; work inside the day runs in continuous time on an event
 so resolution times come out in hours.  The schedule (ODD §3):
 
     disputes arise → crime occurs → events of the day (reports, grid work, ladder, police)
-    → visits in free hours → perception → observation
+    → visits in free hours → patrol and guardianship → crime's end of day → perception
+    → observation
+
+This module is the only place where the submodels meet.  Each one is built from its
+parameter section(s), the town, the population, its own random stream(s) and the event
+queue; what one submodel needs of another is handed over here, either once at
+construction (the pools a rung serves on, `on_violent=crime.from_dispute`) or as the
+day's messages in `step()` (what perception is told each evening).  No submodel holds
+the model or reaches into another:
+
+    GridWork(staffing, town, fulltime_ratio, household_size, horizon_days)
+    CrimeProcess(crime, staffing, town, population, events, rng, police_rng, horizon_days, area_memory_days)
+    DisputeProcess(disputes, ladder, staffing, town, population, events, arrivals_rng, clocks_rng, ladder_rng,
+                   visits_rng, horizon_days, grid_pool, grid_skill, police_pool, police_lead, on_violent)
+    Perception(perception, town, population, rng, households, warmup_days, days)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,32 +32,38 @@ import numpy as np
 from mesa.datacollection import DataCollector
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
-from .crime import CrimeProcess
-from .disputes import DisputeProcess
+from .agents import hire_staff
+from .crime import CrimeProcess, guardianship_per_1000, visible_patrol_per_1000
+from .disputes import COMMUNITY, COURT, TOWNSHIP, DisputeProcess
 from .gridwork import GridWork
 from .perception import Perception
 from .population import Population, Resident
 from .queueing import DAY, EventQueue
-from .scenario import RUNGS, Scenario, ScenarioError, load_scenario, validate
+from .scenario import RUNGS, Scenario, ScenarioError, load_scenario
 from .town import Town
 
 LEVERS = ("residents_per_grid", "fulltime_ratio", "camera_coverage")
 STREAMS = ("town", "cameras", "population", "arrivals", "clocks", "visits", "ladder", "crime", "police", "perception", "tracking")
 
 
-def resolve_scenario(scenario: Any = None, overrides: dict[str, Any] | None = None) -> Scenario:
-    """A path, a mapping, a `Scenario`, a `GovernanceScenario` or None (the default scenario)
-    → validated `Scenario`, with `overrides` (dotted keys; None values ignored) applied."""
-    if scenario is None or isinstance(scenario, str | Path):
-        base = load_scenario(scenario)
-    elif isinstance(scenario, Scenario):
-        base = scenario
+def scenario_params(scenario: Any = None, overrides: dict[str, Any] | None = None) -> Scenario:
+    """A `Scenario`, a `GovernanceScenario` or None (the default scenario) → the run's
+    validated `Scenario`, with `overrides` (dotted keys; None values ignored) applied.
+
+    Files and mappings are the loader's business, so that a model is always built from
+    parameters that were validated once, in one place."""
+    if scenario is None:
+        base = load_scenario()
     elif isinstance(scenario, GovernanceScenario):
         base = scenario.params
-    elif isinstance(scenario, dict):
-        base = validate(scenario, "scenario mapping")
+    elif isinstance(scenario, Scenario):
+        base = scenario
+    elif isinstance(scenario, str | Path):
+        raise ScenarioError(f"scenario {str(scenario)!r}: the model takes a Scenario, not a path; use sim.load_scenario(path)")
+    elif isinstance(scenario, Mapping):
+        raise ScenarioError("scenario: the model takes a Scenario, not a mapping; use sim.scenario.validate(mapping)")
     else:
-        raise ScenarioError(f"scenario: expected a path, a mapping or a Scenario, not {type(scenario).__name__}")
+        raise ScenarioError(f"scenario: expected a Scenario, a GovernanceScenario or None, not {type(scenario).__name__}")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     return base.with_overrides(overrides, base.name) if overrides else base
 
@@ -51,11 +72,11 @@ class GovernanceScenario(MesaScenario):
     """Mesa's `Scenario` convention (the direction Mesa 4 takes): the run's seed, the levers
     and run length as attributes, and the whole validated parameter set as `params`.
 
-        GovernanceModel(scenario=GovernanceScenario("scenarios/laibin.yaml", rng=7, scale=0.1))
+        GovernanceModel(scenario=GovernanceScenario(sim.load_scenario("scenarios/laibin.yaml"), rng=7, scale=0.1))
     """
 
-    def __init__(self, scenario: Any = None, *, rng=None, **overrides):
-        params = resolve_scenario(scenario, overrides)
+    def __init__(self, scenario: Scenario | None = None, *, rng=None, **overrides):
+        params = scenario_params(scenario, overrides)
         super().__init__(rng=params.seed if rng is None else rng, params=params,
                          **{k: getattr(params, k) for k in (*LEVERS, "days", "scale", "warmup_days")})
 
@@ -64,17 +85,19 @@ class GovernanceModel(mesa.Model):
     """Grid-based social governance of one town.
 
     Args:
-        scenario: path to a scenario YAML, a mapping, a `sim.Scenario`, or None for
-            `scenarios/default.yaml`.
+        scenario: a validated `sim.Scenario` (from `sim.load_scenario`), a
+            `GovernanceScenario`, or None for `scenarios/default.yaml`.
         rng: Mesa's seed argument; defaults to the scenario's `seed`.
-        residents_per_grid, fulltime_ratio, camera_coverage: the three levers.
+        residents_per_grid, fulltime_ratio, camera_coverage: the three levers (keywords,
+            because Mesa's `batch_run` passes parameters so).
         days, scale, warmup_days: observed run length, representative fraction, and days
             simulated before the observed period (the run takes warmup_days + days steps).
         overrides: any other parameters by dotted key, e.g. `{"staffing.fulltime_hours": 6}`.
     """
 
-    def __init__(self, scenario=None, rng=None, *, residents_per_grid=None, fulltime_ratio=None, camera_coverage=None,
-                 days=None, scale=None, warmup_days=None, overrides: dict[str, Any] | None = None):
+    def __init__(self, scenario: Scenario | GovernanceScenario | None = None, rng=None, *, residents_per_grid=None,
+                 fulltime_ratio=None, camera_coverage=None, days=None, scale=None, warmup_days=None,
+                 overrides: dict[str, Any] | None = None):
         keywords = {"residents_per_grid": residents_per_grid, "fulltime_ratio": fulltime_ratio,
                     "camera_coverage": camera_coverage, "days": days, "scale": scale, "warmup_days": warmup_days}
         overrides = {**(overrides or {}), **{k: v for k, v in keywords.items() if v is not None}}
@@ -90,16 +113,25 @@ class GovernanceModel(mesa.Model):
         # one random stream per process, all spawned from the run's seed: changing one lever
         # (say, cameras) leaves the draws of unrelated processes as they were (common random numbers)
         self.streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in self.rng.bit_generator.seed_seq.spawn(len(STREAMS)))))
-        self.town = Town(params, self.streams["town"])
-        self.cameras = int(round(self.town.place_cameras(params.camera_coverage, self.streams["cameras"],
-                                                         params.perception.camera_near_cells)
+        st, horizon = self.streams, params.total_days
+        town = self.town = Town(params, st["town"])
+        self.cameras = int(round(town.place_cameras(params.camera_coverage, st["cameras"], params.perception.camera_near_cells)
                                  * params.crime.cameras_per_covered_cell))
-        self.property_layers = self.town.property_layers()
-        self.population = Population(self.town, params, self.streams["population"])
-        self.grid_work = GridWork(self)
-        self.crime = CrimeProcess(self)
-        self.disputes = DisputeProcess(self)
-        self.perception = Perception(self)
+        pop = self.population = Population(town, params, st["population"])
+        self.grid_work = GridWork(params.staffing, town, fulltime_ratio=params.fulltime_ratio,
+                                  household_size=params.town.household_size, horizon_days=horizon)
+        self.crime = CrimeProcess(params.crime, params.staffing, town, pop, self.events, rng=st["crime"], police_rng=st["police"],
+                                  horizon_days=horizon, area_memory_days=params.perception.area_memory_days)
+        self.disputes = DisputeProcess(
+            params.disputes, params.ladder, params.staffing, town, pop, self.events,
+            arrivals_rng=st["arrivals"], clocks_rng=st["clocks"], ladder_rng=st["ladder"], visits_rng=st["visits"],
+            horizon_days=horizon, grid_pool=self.grid_work.pool, grid_skill=self.grid_work.skill,
+            police_pool=self.crime.police, police_lead=self.crime.travel_lead, on_violent=self.crime.from_dispute)
+        self.perception = Perception(params.perception, town, pop, rng=st["perception"], households=self.grid_work.households,
+                                     warmup_days=params.warmup_days, days=params.days)
+        pools = self.disputes.pools
+        hire_staff(self, self.grid_work.pool, self.grid_work.fulltime, self.grid_work.skill, self.crime.police,
+                   pools[COMMUNITY], pools[TOWNSHIP], pools[COURT])
         self.handlers = {
             DisputeProcess.ARRIVE: self.disputes.on_arrive,
             DisputeProcess.READY: self.disputes.on_ready,
@@ -108,8 +140,8 @@ class GovernanceModel(mesa.Model):
             CrimeProcess.ARRIVE: self.crime.on_arrive,
             CrimeProcess.CLOSE: self.crime.on_close,
         }
-        self.guardian_per_1000 = np.zeros(self.town.n_grids)
-        self.patrol_today = np.zeros(self.town.n_townships)
+        self.guardian_per_1000 = np.zeros(town.n_grids)   # yesterday's, deters today's crime
+        self.patrol_today = np.zeros(town.n_townships)     # police hours free of calls, per township
         self._residents: dict[int, Resident] = {}
         self.tracked = self._track_sample(params.track_residents)
         self.datacollector = DataCollector(
@@ -131,6 +163,7 @@ class GovernanceModel(mesa.Model):
     def step(self) -> None:
         day = self.day = self.steps - 1
         t0, t1 = day * DAY, (day + 1) * DAY
+        town, c = self.town, self.params.crime
         self.disputes.arise(t0)
         self.crime.occur(t0, self.guardian_per_1000)
         for time, _seq, kind, ident, arg in self.events.pop_before(t1):
@@ -138,8 +171,14 @@ class GovernanceModel(mesa.Model):
         p_find = self.grid_work.visit(day)
         self.disputes.found_by_visits(p_find, t1)
         self.patrol_today = self.crime.patrol_hours(day)
-        self._update_guardianship()
-        self.perception.update(day)
+        patrol = visible_patrol_per_1000(self.patrol_today, town.township_pop, town.grid_township, c.patrol_visible_share)
+        self.guardian_per_1000 = guardianship_per_1000(self.grid_work.visit_hours_by_grid, town.grid_pop, patrol,
+                                                       c.visit_guardian_weight)
+        victims, closed_incidents = self.crime.end_day()
+        self.perception.update(day, victims=victims, closed_disputes=self.disputes.pop_closed(),
+                               closed_incidents=closed_incidents, visits_by_grid=self.grid_work.visits_by_grid,
+                               visible_patrol_per_1000=patrol, open_by_grid=self.disputes.open_by_grid,
+                               area_crime=self.crime.area_memory)
         if self.observing:
             self.datacollector.collect(self)
         if self.steps >= self.params.total_days:
@@ -152,13 +191,6 @@ class GovernanceModel(mesa.Model):
             if progress is not None:
                 progress(self)
         return self
-
-    def _update_guardianship(self) -> None:
-        town = self.town
-        c = self.params.crime
-        patrol = c.patrol_visible_share * self.patrol_today / np.maximum(town.township_pop, 1.0) * 1000.0
-        visits = c.visit_guardian_weight * self.grid_work.visit_hours_by_grid / np.maximum(town.grid_pop, 1.0) * 1000.0
-        self.guardian_per_1000 = visits + patrol[town.grid_township]
 
     def _track_sample(self, n: int) -> list[Resident]:
         """Resident views to record daily, drawn from their own stream so that tracking (or
@@ -174,11 +206,6 @@ class GovernanceModel(mesa.Model):
         if rid not in self._residents:
             self._residents[rid] = Resident(self, rid)
         return self._residents[rid]
-
-    @property
-    def now(self) -> float:
-        """Hours since the start of the run (end of the last completed day)."""
-        return self.steps * DAY
 
     def _reporters(self) -> dict:
         d, c, pr = self.disputes, self.crime, self.perception

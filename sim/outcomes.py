@@ -1,6 +1,8 @@
-"""The outcomes of a run (MODEL.md §5), computed from the event tables and the daily series.
+"""The outcomes of a run, computed from the finished model's event tables and daily series.
 
-Everything here reads the finished model; nothing here changes it.
+What each outcome means, its unit and which direction is better is declared in
+`sim.catalogue`; this module only computes them, and a test holds the two to the same
+names.  Everything here reads the finished model; nothing here changes it.
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ import math
 
 import numpy as np
 
-from .crime import CLEARED, PENDING, UNCLEARED, UNREPORTED
-from .disputes import CONVERTED, GRID, RESOLVED
+from .crime import BY_CAMERA, CLEARED, PENDING, UNCLEARED, UNREPORTED
+from .disputes import COMMUNITY, CONVERTED, COURT, GRID, RESOLVED, TOWNSHIP
 from .scenario import RUNGS
 
 
@@ -62,6 +64,9 @@ def summarise(model) -> dict:
     })
     for k, name in enumerate(RUNGS):
         out[f"backlog_{name}"] = int(model.disputes.backlog[k])
+    cases = model.disputes.time_average_cases(model.t_observed, horizon)
+    for k, name in enumerate(RUNGS):
+        out[f"cases_mean_{name}"] = float(cases[k])
 
     ist = inc.status[i_rows]
     detect = inc.t_detect[i_rows]
@@ -78,7 +83,7 @@ def summarise(model) -> dict:
         "incidents_unreported": int((ist == UNREPORTED).sum()),
         "incidents_open": int((ist == PENDING).sum()),
         "detection_rate": float(known_i.mean()) if n_inc else math.nan,
-        "camera_detection_share": float((inc.detected_by[i_rows] == 1)[known_i].mean()) if known_i.any() else math.nan,
+        "camera_detection_share": float((inc.detected_by[i_rows] == BY_CAMERA)[known_i].mean()) if known_i.any() else math.nan,
         "clearance_rate": cleared / (cleared + uncleared) if cleared + uncleared else math.nan,
     })
     out.update(_stats(resp, "police_response_hours"))
@@ -118,8 +123,8 @@ def summarise(model) -> dict:
         "residents": n, "days": days, "grids": model.town.n_grids, "communities": model.town.n_communities,
         "townships": model.town.n_townships, "cells": model.town.n_cells, "cell_km": model.town.cell_km,
         "grid_workers": gw.n_workers, "grid_workers_fulltime": n_full,
-        "police_on_duty": model.crime.police.n, "community_mediators": model.disputes.pools[1].n,
-        "township_mediators": model.disputes.pools[2].n, "court_slots": model.disputes.pools[4].n,
+        "police_on_duty": model.crime.police.n, "community_mediators": model.disputes.pools[COMMUNITY].n,
+        "township_mediators": model.disputes.pools[TOWNSHIP].n, "court_slots": model.disputes.pools[COURT].n,
         "cameras": model.cameras, "residents_per_grid_actual": n / model.town.n_grids,
     })
     return out

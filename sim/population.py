@@ -4,6 +4,11 @@ At city scale (millions of residents) a Python object per resident would cost mo
 the whole simulation, so every per-resident attribute is one array indexed by resident id
 and every daily update is a whole-array operation.  A `Resident` agent is made on demand
 (`model.resident(i)`) for inspection, DataCollector agent reporters or visualisation.
+
+Couplings: built from the town, the scenario (propensity shape, perception baselines) and
+its own stream; the model hands the `Population` to the submodels.  Disputes and crime
+only draw parties and victims from it and read `trust`; perception alone writes it
+(safety, trust and the two memories).
 """
 
 from __future__ import annotations

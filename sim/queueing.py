@@ -95,9 +95,6 @@ class ServerPool:
         self.x = None if x is None else np.asarray(x, float)
         self.y = None if y is None else np.asarray(y, float)
 
-    def size(self, unit: int) -> int:
-        return int(self.first[unit + 1] - self.first[unit])
-
     def earliest(self, unit: int, t: float, lead=None):
         """Server of `unit` that can begin a case arriving at `t` first.
 

@@ -1,6 +1,7 @@
 """One run → results on disk.
 
-`run_scenario` builds the model, steps it to the horizon and writes, into one directory:
+`run_scenario` runs a scenario with the one executor (`sim.execute`) and writes, into one
+directory:
 
 - `summary.json`  every outcome of MODEL.md §5, the residents simulated, the scenario
   (every parameter, with the file's sources), seed and versions;
@@ -21,7 +22,6 @@ import math
 import os
 import platform
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +29,15 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .crime import DETECTED_BY_NAMES
 from .crime import STATUS_NAMES as INCIDENT_STATUS
+from .disputes import KNOWN_BY_NAMES
 from .disputes import STATUS_NAMES as DISPUTE_STATUS
+from .execute import execute
 from .model import GovernanceModel
 from .outcomes import observed
 from .population import Resident
-from .scenario import CRIME_TYPES, DISPUTE_TYPES, RUNGS, SEVERITIES
+from .scenario import CRIME_TYPES, DISPUTE_TYPES, RUNGS, SEVERITIES, Scenario
 
 
 def versions() -> dict[str, str]:
@@ -57,10 +60,11 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def summary_of(model: GovernanceModel, wall_seconds: float | None = None) -> dict:
+def summary_of(model: GovernanceModel, wall_seconds: float | None = None, outcomes: dict | None = None) -> dict:
+    """`summary.json`: the outcomes (computed here unless given), seed, scenario, surveys, versions."""
     from .outcomes import summarise
 
-    out = summarise(model)
+    out = dict(summarise(model) if outcomes is None else outcomes)
     out["seed"] = model.seed if isinstance(model.seed, int) else repr(model.seed)
     out["scenario"] = {"name": model.params.name, "parameters": model.params.flat(), "sources": model.params.sources}
     out["surveys"] = model.perception.survey
@@ -81,7 +85,7 @@ def dispute_frame(model: GovernanceModel) -> pd.DataFrame:
     # statuses as they stand at the horizon
     df["status"] = df["status"].map(DISPUTE_STATUS).replace({"hidden": "open", "in_ladder": "open"})
     df["rung"] = df["rung"].map(dict(enumerate(RUNGS))).fillna("none")
-    df["known_by"] = df["known_by"].map({0: "report", 1: "late_report", 2: "visit"}).fillna("never")
+    df["known_by"] = df["known_by"].map(KNOWN_BY_NAMES).fillna("never")
     df["resolution_hours"] = np.where(df["status"] == "resolved", df["t_close"] - df["onset"], np.nan)
     return df
 
@@ -93,7 +97,7 @@ def incident_frame(model: GovernanceModel) -> pd.DataFrame:
     df = df.iloc[observed(model)[1]].reset_index(drop=True)
     df["type"] = pd.Categorical.from_codes(df.pop("kind"), CRIME_TYPES)
     df["status"] = df["status"].map(INCIDENT_STATUS)
-    df["detected_by"] = df["detected_by"].map({0: "none", 1: "camera", 2: "victim"})
+    df["detected_by"] = df["detected_by"].map(DETECTED_BY_NAMES)
     return df
 
 
@@ -103,7 +107,8 @@ def town_frame(model: GovernanceModel) -> pd.DataFrame:
                          "grid": t.grid, "community": t.cell_community, "township": t.cell_township})
 
 
-def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots: bool = True) -> dict:
+def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots: bool = True,
+                  outcomes: dict | None = None) -> dict:
     """Write every output into `out` atomically; return the summary."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +116,7 @@ def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        summary = summary_of(model, wall_seconds)
+        summary = summary_of(model, wall_seconds, outcomes)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         model.datacollector.get_model_vars_dataframe().to_csv(tmp / "daily.csv", index=False)
         dispute_frame(model).to_parquet(tmp / "disputes.parquet", index=False)
@@ -136,20 +141,19 @@ def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots:
     return summary
 
 
-def run_scenario(scenario, out: str | Path | None = None, *, seed: int | None = None, days: int | None = None,
-                 scale: float | None = None, overrides: dict | None = None, progress: bool = False,
-                 plots: bool = True) -> dict:
-    """Build, run and (if `out` is given) write one scenario; return its summary."""
-    start = time.perf_counter()
-    model = GovernanceModel(scenario, rng=seed, days=days, scale=scale, overrides=overrides)
+def run_scenario(scenario: Scenario, out: str | Path | None = None, *, seed: int | None = None,
+                 progress: bool = False, plots: bool = True) -> dict:
+    """Run one validated scenario with the one executor and (if `out` is given) write it; return its summary."""
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        with tqdm(total=model.params.total_days, unit="day", desc=model.params.name, leave=False) as bar:
-            model.run(lambda m: bar.update(1))
-    else:
-        model.run()
-    wall = time.perf_counter() - start
+        bar = tqdm(total=scenario.total_days, unit="day", desc=scenario.name, leave=False)
+    try:
+        res = execute(scenario, seed, keep_model=True, progress=(lambda m: bar.update(1)) if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
     if out is None:
-        return summary_of(model, wall)
-    return write_results(model, Path(out), wall, plots=plots)
+        return summary_of(res.model, res.wall_seconds, res.outcomes)
+    return write_results(res.model, Path(out), res.wall_seconds, plots=plots, outcomes=res.outcomes)

@@ -1,9 +1,12 @@
-"""The town: cells, their property layers, and the grid / community / township partition.
+"""The town: cells, their properties, and the grid / community / township partition.
 
 Cells are stored in the order of a generalized Hilbert curve (`gilbert_order`), so a governance grid (a run of consecutive cells
 whose residents add up to `residents_per_grid`) is a compact, contiguous block, and the
 residents of one grid are one contiguous slice of the resident arrays.  Communities and
 townships are runs of whole grids, so the three levels nest by construction.
+
+Built from the scenario and the `town` stream; the model then places the cameras (the
+`cameras` stream).  After that the town is read-only, shared by every submodel.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from mesa.discrete_space import PropertyLayer
 from scipy.ndimage import maximum_filter
 
 
@@ -68,7 +70,7 @@ def _runs(cum_start: np.ndarray, size: float) -> np.ndarray:
 
 
 class Town:
-    """Cells in curve order with Mesa property layers and the nested partition."""
+    """Cells in curve order with their per-cell arrays and the nested partition."""
 
     def __init__(self, scenario, rng: np.random.Generator):
         t = scenario.town
@@ -138,7 +140,7 @@ class Town:
                                                         mode="constant") > 0)
         return n
 
-    # ------------------------------------------------------------------ layers
+    # ------------------------------------------------------------------ cells ↔ 2-D
     def to_xy(self, values: np.ndarray) -> np.ndarray:
         """Per-cell values (curve order) → a width × height array."""
         out = np.zeros((self.width, self.height), dtype=np.asarray(values).dtype)
@@ -147,18 +149,6 @@ class Town:
 
     def to_cells(self, layer: np.ndarray) -> np.ndarray:
         return layer[self.x, self.y]
-
-    def property_layers(self) -> dict[str, PropertyLayer]:
-        """The cells' state as Mesa property layers (numpy-backed, width × height)."""
-        layers = {
-            "residents": self.pop,
-            "public_space": self.public,
-            "camera": self.covered,
-            "grid": self.grid,
-            "community": self.cell_community,
-            "township": self.cell_township,
-        }
-        return {name: PropertyLayer.from_data(name, self.to_xy(v)) for name, v in layers.items()}
 
     def centroids(self, unit_of_cell: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
         """Resident-weighted centre (x, y) of each unit (a point, not necessarily a cell of it)."""

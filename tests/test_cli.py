@@ -81,7 +81,9 @@ def test_run_writes_consistent_outputs(tmp_path, capsys):
                "--set", "track_residents=25"])
     assert rc == 0
     table = capsys.readouterr().out
-    assert "survey: safe" in table and "residents simulated" in table
+    from sim.catalogue import HEADLINE, OUTCOMES
+
+    assert all(OUTCOMES[k].label in table for k in HEADLINE)
     s = json.loads((out / "summary.json").read_text())
     assert s["residents"] == 3000 and s["seed"] == 3 and s["days"] == 20
     assert s["scenario"]["parameters"]["days"] == 20 and s["versions"]["mesa"].startswith("3.5")

@@ -21,7 +21,7 @@ import yaml
 
 from sim.cli import main
 from sim.experiments import Store, load_experiment, run_seed, run_sweep
-from sim.experiments.curves import axis_curve, routine_capacity, runaway_threshold, t_interval
+from sim.analysis.curves import axis_curve, routine_capacity, runaway_threshold, t_interval
 from sim.experiments.design import ExperimentError, set_args
 from sim.experiments.store import NOT_OUTCOMES
 
@@ -357,7 +357,7 @@ def test_in_flight_runs_are_bounded(tmp_path, monkeypatch):
         def close(self, cancel=False):
             pass
 
-    monkeypatch.setattr(runner, "LocalPool", InProcess)
+    monkeypatch.setattr(runner, "make_backend", lambda workers, dask: InProcess(workers or 1))
     path = write_exp(tmp_path, replicates=6, days=5, scale=0.01)
     rep = run_sweep(load_experiment(path), tmp_path / "out", workers=2, progress=False)
     assert rep.done == 24 and len(stored(tmp_path / "out")) == 24

@@ -8,7 +8,7 @@ import pytest
 
 import sim
 from sim.outcomes import summarise
-from sim.scenario import leaf_fields
+from sim.scenario import flatten, leaves, read_raw
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -24,7 +24,7 @@ def test_loads_and_runs_small(path):
     full = sim.load_scenario(path)
     assert full.scale == 1.0 and full.residents == full.population
     scale = min(1.0, 4000 / full.population)
-    m = sim.GovernanceModel(path, rng=5, days=15, scale=scale)
+    m = sim.GovernanceModel(full, rng=5, days=15, scale=scale)
     m.run()
     s = summarise(m)
     assert abs(s["residents"] - full.population * scale) <= 1
@@ -36,8 +36,6 @@ def test_loads_and_runs_small(path):
 @pytest.mark.parametrize("path", CITIES, ids=lambda p: p.stem)
 def test_city_values_carry_sources(path):
     """Every value a city file sets names its source (a figure, or the word assumption)."""
-    from sim.scenario import flatten, read_raw
-
     raw = read_raw(path)
     set_keys = {k.removesuffix(".value") for k in flatten(raw) if k.endswith(".value")}
     plain = {k for k in flatten(raw) if not k.endswith((".value", ".source")) and k not in ("name", "description")
@@ -46,7 +44,7 @@ def test_city_values_carry_sources(path):
     s = sim.load_scenario(path)
     assert set_keys <= set(s.sources)
     assert all(len(s.sources[k]) > 10 for k in set_keys)
-    assert set_keys <= set(leaf_fields())
+    assert set_keys <= set(leaves())
 
 
 def test_guigang_years_differ_only_in_what_changed():
@@ -55,3 +53,14 @@ def test_guigang_years_differ_only_in_what_changed():
     differ = {k for k in a if a[k] != b[k]}
     assert differ == {"name", "description", "camera_coverage"}
     assert b["camera_coverage"] > a["camera_coverage"]
+
+
+def test_extends_errors_name_the_file_that_set_the_key(tmp_path):
+    """A bad value inherited through `extends:` is blamed on the parent that wrote it."""
+    (tmp_path / "parent.yaml").write_text("fulltime_ratio: 2\n")
+    (tmp_path / "child.yaml").write_text("extends: parent.yaml\nname: child\n")
+    (tmp_path / "fixed.yaml").write_text("extends: parent.yaml\nfulltime_ratio: 0.5\ndays: 0\n")
+    with pytest.raises(sim.ScenarioError, match=r"parent\.yaml \(extended by .*child\.yaml\): key 'fulltime_ratio'"):
+        sim.load_scenario(tmp_path / "child.yaml")
+    with pytest.raises(sim.ScenarioError, match=r"^\S*fixed\.yaml: key 'days'"):
+        sim.load_scenario(tmp_path / "fixed.yaml")

@@ -38,7 +38,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..scenario import Scenario, ScenarioError, _LEAVES_CACHE, _suggest, load_scenario, read_yaml_mapping
+from ..execute import replicate_seed
+from ..scenario import Scenario, ScenarioError, leaves, load_scenario, read_yaml_mapping, suggest
 
 #: scenario keys that cannot be axes: the seed is the experiment's, the rest are not parameters
 NOT_AXES = ("seed", "name", "description", "sources")
@@ -159,10 +160,8 @@ def run_id(point: int, replicate: int) -> str:
 
 
 def run_seed(seed: int, point: int, replicate: int, common: bool = True) -> int:
-    """The run's model seed, spawned from the experiment seed (see the module doc)."""
-    key = (replicate,) if common else (point, replicate)
-    state = np.random.SeedSequence(seed, spawn_key=key).generate_state(1, dtype=np.uint64)[0]
-    return int(state >> np.uint64(1))
+    """The run's model seed, spawned from the experiment seed by the one convention of `sim.execute`."""
+    return replicate_seed(seed, replicate, None if common else point)
 
 
 def set_args(overrides: dict[str, Any]) -> list[str]:
@@ -226,18 +225,18 @@ def next_power_of_2(n: int) -> int:
 
 # --------------------------------------------------------------------------- loading
 def _is_int_field(key: str) -> bool:
-    return _LEAVES_CACHE()[key][0].annotation is int
+    return leaves()[key].annotation is int
 
 
 def _is_number_field(key: str) -> bool:
-    return _LEAVES_CACHE()[key][0].annotation in (int, float)
+    return leaves()[key].annotation in (int, float)
 
 
 def _one_line(origin: str, exc: ValidationError) -> ExperimentError:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
-        return ExperimentError(f"{origin}: unknown key {key!r}{_suggest(key, ExperimentFile.model_fields)}")
+        return ExperimentError(f"{origin}: unknown key {key!r}{suggest(key, ExperimentFile.model_fields)}")
     if err["type"] == "missing":
         return ExperimentError(f"{origin}: missing key {key!r}")
     value = err.get("input")
@@ -283,17 +282,16 @@ def load_experiment(path: str | Path, days: int | None = None, scale: float | No
     if not scenario_path.exists():
         raise ExperimentError(f"{origin}: key 'scenario': no such file {str(scenario_path)!r}")
 
-    leaves = _LEAVES_CACHE()
     for key in spec.set:
-        if key not in leaves:
-            raise ExperimentError(f"{origin}: key 'set.{key}': unknown scenario key{_suggest(key, leaves)}")
+        if key not in leaves():
+            raise ExperimentError(f"{origin}: key 'set.{key}': unknown scenario key{suggest(key, leaves())}")
         if key == "seed":
             raise ExperimentError(f"{origin}: key 'set.seed': run seeds are spawned from the experiment's 'seed'")
         if key in RUN_SHAPE and getattr(spec, key) is not None:
             raise ExperimentError(f"{origin}: key 'set.{key}': also fixed by '{key}' (or --{key}); give it in one place")
     for key in spec.axes:
-        if key not in leaves:
-            raise ExperimentError(f"{origin}: key 'axes.{key}': unknown scenario key{_suggest(key, leaves)}")
+        if key not in leaves():
+            raise ExperimentError(f"{origin}: key 'axes.{key}': unknown scenario key{suggest(key, leaves())}")
         if key in NOT_AXES:
             raise ExperimentError(f"{origin}: key 'axes.{key}': {key!r} cannot be an axis")
         if key in spec.set:

@@ -6,9 +6,8 @@ nothing else, so memory does not grow with the number of runs.  Runs already in 
 are skipped: running the same sweep again resumes it.
 
 A worker gets the base scenario as a plain mapping, the run's overrides and its seed, and
-does exactly what `gridsim run SCENARIO --seed S --set KEY=VALUE …` does:
-
-    scenario = load_scenario(SCENARIO, overrides);  GovernanceModel(scenario, rng=S).run()
+does exactly what `gridsim run SCENARIO --seed S --set KEY=VALUE …` does: the one
+executor, `sim.execute.execute(scenario.with_overrides(overrides), S)`,
 
 so any stored run can be redone alone.  A run that raises is returned as failed, with its
 traceback, and the sweep goes on.
@@ -17,17 +16,16 @@ traceback, and the sweep goes on.
 from __future__ import annotations
 
 import fcntl
-import os
 import sys
 import time
 import traceback
-from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..scenario import validate
 from .design import Experiment, ExperimentError, Run
+from .pool import backend as make_backend
 from .store import DAILY_COLUMNS, Store, StoreMismatch, now, outcomes_json, pack_daily
 
 #: in-flight runs per worker slot: enough to keep every worker busy, few enough to bound memory
@@ -35,22 +33,19 @@ WINDOW_PER_WORKER = 2
 
 
 # --------------------------------------------------------------------------- one run (in a worker)
-def execute(scenario_data: dict[str, Any], overrides: dict[str, Any], seed: int,
-            daily_columns: tuple[str, ...] = DAILY_COLUMNS) -> dict[str, Any]:
-    """Run one scenario; return its stored form.  Never raises for a failing model."""
-    from ..model import GovernanceModel
+def sweep_run(scenario_data: dict[str, Any], overrides: dict[str, Any], seed: int,
+              daily_columns: tuple[str, ...] = DAILY_COLUMNS) -> dict[str, Any]:
+    """`execute` one run of a sweep; return its stored form.  Never raises for a failing model."""
+    from ..execute import execute
     from ..run import summary_of, versions
 
     started, t0 = now(), time.perf_counter()
     try:
         scenario = validate(scenario_data, "sweep scenario").with_overrides(overrides, "sweep run")
-        model = GovernanceModel(scenario, rng=seed)
-        model.run()
-        wall = time.perf_counter() - t0
-        summary = summary_of(model, wall)
-        series = model.datacollector.get_model_vars_dataframe()
-        daily = {c: series[c].to_numpy() for c in daily_columns if c in series}
-        return {"status": "done", "outcomes": outcomes_json(summary), "error": None, "wall_seconds": wall,
+        res = execute(scenario, seed, daily=True, keep_model=True)
+        summary = summary_of(res.model, res.wall_seconds, outcomes=res.outcomes)
+        daily = {c: res.daily[c].to_numpy() for c in daily_columns if c in res.daily}
+        return {"status": "done", "outcomes": outcomes_json(summary), "error": None, "wall_seconds": res.wall_seconds,
                 "versions": summary.get("versions"), "started": started, "finished": now(), "daily": pack_daily(daily)}
     except Exception as exc:  # a failing run is a result, not the end of the sweep
         return {"status": "failed", "outcomes": None, "wall_seconds": time.perf_counter() - t0,
@@ -59,8 +54,8 @@ def execute(scenario_data: dict[str, Any], overrides: dict[str, Any], seed: int,
 
 
 # --------------------------------------------------------------------------- model code
-def model_code(entry: str = "run") -> dict[str, str]:
-    """sha256 of every `sim` module the model's runs import (statically, from `sim/<entry>.py`).
+def model_code(entry: str = "execute") -> dict[str, str]:
+    """sha256 of every `sim` module a run imports (statically, from `sim/<entry>.py`, packages too).
 
     Stored with a sweep, so a sweep is not resumed by changed model code: the stored runs
     and the new ones would not be one experiment.
@@ -69,77 +64,31 @@ def model_code(entry: str = "run") -> dict[str, str]:
     import hashlib
 
     pkg = Path(__file__).resolve().parent.parent
+
+    def path_of(parts: tuple[str, ...]) -> Path | None:
+        for cand in (pkg.joinpath(*parts).with_suffix(".py"), pkg.joinpath(*parts, "__init__.py")):
+            if parts and cand.is_file():
+                return cand
+        return None
+
     seen: dict[str, str] = {}
-    todo = [entry]
+    todo = [tuple(entry.split("."))]
     while todo:
-        name = todo.pop()
-        path = pkg / f"{name}.py"
-        if name in seen or not path.exists():
+        parts = todo.pop()
+        path = path_of(parts)
+        rel = path and path.relative_to(pkg.parent).as_posix()
+        if path is None or rel in seen:
             continue
         blob = path.read_bytes()
-        seen[name] = hashlib.sha256(blob).hexdigest()
+        seen[rel] = hashlib.sha256(blob).hexdigest()
+        here = parts if path.name == "__init__.py" else parts[:-1]   # the package this module is in
         for node in ast.walk(ast.parse(blob)):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                todo += [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
-    return {f"sim/{k}.py": v for k, v in sorted(seen.items())}
-
-
-# --------------------------------------------------------------------------- backends
-class LocalPool:
-    """`concurrent.futures.ProcessPoolExecutor` with `workers` processes."""
-
-    def __init__(self, workers: int):
-        import multiprocessing
-
-        # a fork server: workers fork from a clean single-threaded process that has imported
-        # the model once (forking the parent, with its BLAS and progress threads, is unsafe)
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__, "sim.run"])
-        self.slots = workers
-        self.pool = futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-
-    def submit(self, fn, *args):
-        return self.pool.submit(fn, *args)
-
-    def wait_first(self, pending):
-        return futures.wait(pending, return_when=futures.FIRST_COMPLETED)[0]
-
-    def close(self, cancel: bool = False) -> None:
-        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
-
-
-class DaskPool:
-    """A Dask distributed client: `local` starts a `LocalCluster`, an address connects to a scheduler."""
-
-    def __init__(self, address: str, workers: int):
-        import logging
-
-        from distributed import Client, LocalCluster
-
-        self.cluster = None
-        try:
-            if address == "local":
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
-                self.client = Client(self.cluster)
-            else:
-                self.client = Client(address, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise ExperimentError(f"--dask {address}: cannot reach the scheduler ({str(exc).splitlines()[0]})") from None
-        self.slots = max(1, sum(self.client.nthreads().values()))
-
-    def submit(self, fn, *args):
-        return self.client.submit(fn, *args, pure=False)
-
-    def wait_first(self, pending):
-        from distributed import wait
-
-        return wait(list(pending), return_when="FIRST_COMPLETED").done
-
-    def close(self, cancel: bool = False) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+            if isinstance(node, ast.ImportFrom) and node.level >= 1:
+                base = here[: len(here) - (node.level - 1)] if node.level > 1 else here
+                mod = base + tuple(node.module.split(".")) if node.module else base
+                todo.append(mod)
+                todo += [mod + (a.name,) for a in node.names]      # `from . import x` may name a module
+    return dict(sorted(seen.items()))
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -185,8 +134,7 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ExperimentError(f"--out {out}: exists and is not a directory")
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise ExperimentError(f"--workers {workers}: must be at least 1")
     store = Store(out)
     report = SweepReport(out=out, total=experiment.n_runs)
@@ -227,7 +175,7 @@ def _set_aside(out: Path) -> Store:
 def _drive(experiment, store, keep, report, workers, dask, progress) -> None:
     from tqdm import tqdm
 
-    backend = DaskPool(dask, workers) if dask else LocalPool(workers)
+    backend = make_backend(workers, dask)
     window = WINDOW_PER_WORKER * backend.slots
     scenario_data = experiment.base_file_data
     pending: dict[Any, Run] = {}
@@ -258,7 +206,7 @@ def _drive(experiment, store, keep, report, workers, dask, progress) -> None:
                 continue
             while len(pending) >= window:
                 collect(backend.wait_first(pending))
-            pending[backend.submit(execute, scenario_data, run.overrides, run.seed)] = run
+            pending[backend.submit(sweep_run, scenario_data, run.overrides, run.seed)] = run
         while pending:
             collect(backend.wait_first(pending))
         cancel = False

@@ -33,28 +33,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .store import Store
+from ..catalogue import KEY_OUTCOMES
+from ..catalogue import label as outcome_label
+from ..experiments.design import ExperimentError
+from ..experiments.store import Store
 
-KEY_OUTCOMES = (
-    "report_to_resolution_hours_mean", "resolution_hours_mean", "population_share_safe", "survey_share_safe",
-    "backlog_grid", "backlog_community", "share_settled_in_grid", "incidents_per_10k_year", "cost_yuan_per_resident_year",
-)
-LABELS = {
-    "report_to_resolution_hours_mean": "report → resolved, mean (h)",
-    "resolution_hours_mean": "onset → resolved, mean (h)",
-    "population_share_safe": "population: share safe",
-    "survey_share_safe": "survey: share safe",
-    "backlog_grid": "backlog at the grid (cases)",
-    "backlog_community": "backlog at the community (cases)",
-    "share_settled_in_grid": "share settled inside the grid",
-    "incidents_per_10k_year": "crime incidents /10k/yr",
-    "cost_yuan_per_resident_year": "cost, yuan/resident/yr",
+#: the levers' axis labels (outcomes take theirs from the catalogue)
+AXIS_LABELS = {
     "residents_per_grid": "residents per grid",
     "fulltime_ratio": "full-time share of grid workers",
     "camera_coverage": "camera coverage of public space",
 }
 THRESHOLD_AXIS = "residents_per_grid"
-RUNAWAY_OUTCOMES = ("report_to_resolution_hours_mean", "resolution_hours_mean", "backlog_grid", "backlog_community")
+RUNAWAY_OUTCOMES = ("report_to_resolution_hours_mean", "resolution_hours_mean", "cases_mean_grid", "cases_mean_community")
 DEFAULT_ELASTICITY = 1.0
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_BINS = 8
@@ -63,7 +54,8 @@ TEAM_KEYS = ("staffing.workers_per_grid", "fulltime_ratio", "staffing.fulltime_h
 
 
 def label(key: str) -> str:
-    return LABELS.get(key, key)
+    """Axis label: a lever's, else the outcome catalogue's (with unit), else the key itself."""
+    return AXIS_LABELS.get(key) or outcome_label(key)
 
 
 # --------------------------------------------------------------------------- numbers
@@ -132,28 +124,17 @@ def runaway_threshold(curve: pd.DataFrame, elasticity: float = DEFAULT_ELASTICIT
 
 
 def routine_capacity(params: dict) -> tuple[float, float] | None:
-    """Residents per grid at which routine duties alone fill a grid team's working hours.
+    """Residents per grid at which routine duties alone fill a grid team's working hours:
+    (smallest team's, largest team's), by the model's own rule (`sim.gridwork.routine_capacity`)
+    applied to the stored scenario parameters; None if they are not stored."""
+    from ..gridwork import routine_capacity as capacity
+    from ..scenario.schema import Staffing
 
-    Teams differ: full-time posts go to grids' lead workers first, so a grid has
-    ⌊ratio × workers⌋ or ⌈ratio × workers⌉ full-timers (with `staffing.fulltime_first:
-    dense_grids` a team may be all part-time or all full-time).  Returns (smallest team's,
-    largest team's) capacity, from the stored scenario parameters; None if they are not stored.
-    """
     try:
-        w, ratio = params["staffing.workers_per_grid"], params["fulltime_ratio"]
-        fh, ph = params["staffing.fulltime_hours"], params["staffing.parttime_hours"]
-        per_1000 = params["staffing.routine_hours_per_1000"]
-    except (KeyError, TypeError):
+        staffing = Staffing(**{k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("staffing.")})
+        return capacity(staffing, float(params["fulltime_ratio"]))
+    except (KeyError, TypeError, ValueError):
         return None
-    if per_1000 <= 0:
-        return None
-    lo_w, hi_w = max(1, math.floor(w)), max(1, math.ceil(w))
-    if params.get("staffing.fulltime_first") == "dense_grids":
-        small, large = lo_w * (ph if ratio < 1 else fh), hi_w * (fh if ratio > 0 else ph)
-    else:
-        small = lo_w * ph + min(lo_w, math.floor(ratio * w)) * (fh - ph)
-        large = hi_w * ph + min(hi_w, math.ceil(ratio * w)) * (fh - ph)
-    return 1000.0 * min(small, large) / per_1000, 1000.0 * max(small, large) / per_1000
 
 
 # --------------------------------------------------------------------------- drawing
@@ -217,8 +198,6 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
                confidence: float = DEFAULT_CONFIDENCE, bins: int = DEFAULT_BINS) -> list[Path]:
     """Draw every figure of a sweep into DIR/plots/; return the files written."""
     plt = _pyplot()
-    from .design import ExperimentError
-
     directory = Path(directory)
     with Store.open(directory) as store:
         meta = store.meta()
@@ -226,6 +205,10 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
         daily = _daily_by_point(store) if len(meta.get("axes", [])) == 1 else None
     if df.empty or not (df["status"] == "done").any():
         raise ExperimentError(f"{directory}: no finished runs to plot")
+    if outcomes is KEY_OUTCOMES:     # the defaults: draw those the store has (older stores lack some)
+        outcomes = tuple(o for o in outcomes if o in df)
+    if runaway_outcomes is RUNAWAY_OUTCOMES:
+        runaway_outcomes = tuple(o for o in runaway_outcomes if o in df)
     unknown = [o for o in (*outcomes, *runaway_outcomes) if o not in df]
     if unknown:
         raise ExperimentError(f"{directory}: no outcome {unknown[0]!r} in the stored runs")
@@ -376,7 +359,7 @@ def _plot_daily(daily: dict, axis: str, outdir: Path, title: str) -> list[Path]:
             v = daily[p]["axes"][axis]
             ax.plot(np.arange(1, len(series) + 1), series, color=cmap(i / max(1, len(points) - 1)), lw=1,
                     label=f"{v:g}" if isinstance(v, int | float) else str(v))
-        ax.set_title(key.replace("_", " "), fontsize=9)
+        ax.set_title(label(key), fontsize=9)
         ax.set_xlabel("day", fontsize=8)
     grid[0, 0].legend(title=label(axis), fontsize=6.5, title_fontsize=7, ncol=2)
     fig.suptitle(f"{title}: daily series, mean over replicates, one line per {label(axis)}", fontsize=10)

@@ -1,28 +1,22 @@
-"""Scenario schema, loading and one-line errors.
+"""The scenario schema: every behavioural number of the model, with its default, unit,
+source (or the word *assumption*) and allowed range, in one place.
 
-Every behavioural number of the model is a field here, with a default, a unit and a
-source (or the word *assumption*).  The model reads the validated `Scenario` once, in
-`GovernanceModel.__init__`.  `docs/ODD.md`'s parameter table is generated from this file
-(`python -m sim.scenario --write-odd`; a test checks it), so the two cannot drift apart.
-
-A scenario YAML gives any subset of the fields, nested as below.  A leaf may be written
-plainly (`residents_per_grid: 730`) or with its provenance
-(`residents_per_grid: {value: 730, source: "6,042,852 / 8,271 grids …"}`); a top-level
-`sources:` mapping of dotted keys to text does the same.  Unknown keys, wrong types and
-out-of-range values are refused with one line naming the file and the key.
+Kept apart from loading and introspection so that the model's parameters can be read (and
+reviewed against their sources) without the machinery around them.  A scenario YAML gives
+any subset of these fields, nested as below; `sim.scenario.loader` reads and validates it,
+`sim.scenario.params` answers questions about the fields, `sim.scenario.odd` renders them
+into docs/ODD.md §9.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_SCENARIO = ROOT / "scenarios" / "default.yaml"
 DEFAULT_SCENARIO = ROOT / "scenarios" / "default.yaml"
 
 SEVERITIES = ("minor", "moderate", "serious")
@@ -37,7 +31,15 @@ Per3Hours = tuple[NonNeg, NonNeg, NonNeg]
 
 
 class ScenarioError(ValueError):
-    """A bad scenario: the message is the whole one-line explanation."""
+    """A bad scenario: the message is the whole one-line explanation.
+
+    `key` is the dotted key at fault and `detail` the message without its origin, when
+    known, so a loader can re-attribute the error to the file that set the key."""
+
+    def __init__(self, message: str, *, key: str | None = None, detail: str | None = None):
+        super().__init__(message)
+        self.key = key
+        self.detail = detail
 
 
 def P(default: Any, unit: str, source: str, desc: str, **limits: Any) -> Any:
@@ -295,12 +297,15 @@ class Scenario(Section):
     perception: Perception = Field(default_factory=Perception, json_schema_extra={"unit": "section", "source": "see fields"})
     sources: dict[str, str] = P({}, "text", "-", "provenance of this file's values, by dotted key")
 
-    @model_validator(mode="after")
-    def _check_sources(self):
-        for key in self.sources:
-            if key not in _LEAVES_CACHE():
+    @field_validator("sources")
+    @classmethod
+    def _check_sources(cls, sources: dict[str, str]) -> dict[str, str]:
+        from .params import leaves
+
+        for key in sources:
+            if key not in leaves():
                 raise ValueError(f"sources names unknown key {key!r}")
-        return self
+        return sources
 
     # ---- derived
     @property
@@ -319,271 +324,16 @@ class Scenario(Section):
 
     def flat(self) -> dict[str, Any]:
         """Dotted key → value for every leaf (for summaries and Mesa's Scenario)."""
+        from .params import flatten
+
         return flatten(self.model_dump(exclude={"sources"}))
 
     def with_overrides(self, overrides: dict[str, Any], origin: str = "override") -> "Scenario":
+        """A new validated Scenario with dotted-key overrides applied (one-line errors)."""
+        from .loader import validate
+        from .params import set_dotted
+
         data = self.model_dump()
         for key, value in overrides.items():
-            _set_dotted(data, key, value, origin)
+            set_dotted(data, key, value, origin)
         return validate(data, origin)
-
-
-# --------------------------------------------------------------------------- helpers
-def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
-def leaf_fields(model: type[BaseModel] = Scenario, prefix: str = "") -> dict[str, tuple[Any, Any]]:
-    """Dotted key → (FieldInfo, default value) for every leaf parameter of the schema."""
-    out = {}
-    for name, f in model.model_fields.items():
-        ann = f.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            sub_default = f.get_default(call_default_factory=True)
-            for k, (fi, dv) in leaf_fields(ann, f"{prefix}{name}.").items():
-                # section defaults (e.g. a rung's own numbers) override the class defaults
-                out[k] = (fi, _get_dotted(sub_default.model_dump(), k[len(prefix) + len(name) + 1:]))
-        else:
-            out[f"{prefix}{name}"] = (f, f.get_default(call_default_factory=True))
-    return out
-
-
-_LEAVES: dict | None = None
-
-
-def _LEAVES_CACHE() -> dict:
-    global _LEAVES
-    if _LEAVES is None:
-        _LEAVES = leaf_fields()
-    return _LEAVES
-
-
-def _get_dotted(d: dict, key: str) -> Any:
-    for part in key.split("."):
-        d = d[part]
-    return d
-
-
-def _set_dotted(d: dict, key: str, value: Any, origin: str) -> None:
-    parts = key.split(".")
-    if key not in _LEAVES_CACHE():
-        raise ScenarioError(f"{origin}: unknown key {key!r}{_suggest(key, _LEAVES_CACHE())}")
-    for p in parts[:-1]:
-        d = d.setdefault(p, {})
-    d[parts[-1]] = value
-
-
-def _suggest(key: str, choices) -> str:
-    near = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.5)
-    if not near:
-        near = difflib.get_close_matches(key.split(".")[-1], [c.split(".")[-1] for c in choices], n=1, cutoff=0.6)
-        near = [c for c in choices if c.split(".")[-1] == near[0]][:1] if near else []
-    return f" (did you mean {near[0]!r}?)" if near else ""
-
-
-def _all_keys() -> set[str]:
-    """Every valid dotted key: leaves and the sections above them."""
-    keys = set(_LEAVES_CACHE())
-    for k in list(keys):
-        parts = k.split(".")
-        keys.update(".".join(parts[:i]) for i in range(1, len(parts)))
-    return keys
-
-
-def _bounds(key: str) -> tuple[str | None, str | None]:
-    """Lower and upper limits of a parameter as text ('> 0', '≤ 1'), from its Field metadata."""
-    info = _LEAVES_CACHE().get(key)
-    lo = hi = None
-    metas = list(info[0].metadata) if info else []
-    # tuple parameters carry their bounds on the element type
-    for arg in getattr(info[0].annotation, "__args__", ()) if info else ():
-        metas += list(getattr(arg, "__metadata__", ()))
-        for m in getattr(arg, "__metadata__", ()):
-            metas += list(getattr(m, "metadata", ()))
-    for m in metas:
-        for name, op in (("ge", "≥"), ("gt", ">")):
-            if getattr(m, name, None) is not None:
-                lo = f"{op} {getattr(m, name):g}"
-        for name, op in (("le", "≤"), ("lt", "<")):
-            if getattr(m, name, None) is not None:
-                hi = f"{op} {getattr(m, name):g}"
-    return lo, hi
-
-
-def _range_text(key: str) -> str:
-    lo, hi = _bounds(key)
-    if lo is None and hi is None:
-        return ""
-    return "; allowed: " + " and ".join(x for x in (lo, hi) if x)
-
-
-def _strip_sources(raw: Any, prefix: str, sources: dict[str, str]) -> Any:
-    """Turn `{value: x, source: s}` leaves into plain values, collecting the sources."""
-    if isinstance(raw, dict):
-        if "value" in raw and set(raw) <= {"value", "source", "unit", "note"}:
-            if "source" in raw:
-                sources[prefix.rstrip(".")] = str(raw["source"])
-            return raw["value"]
-        return {k: _strip_sources(v, f"{prefix}{k}.", sources) if k != "sources" else v for k, v in raw.items()}
-    return raw
-
-
-def validate(raw: Any, origin: str = "scenario") -> Scenario:
-    """Validate a raw mapping; any problem becomes one ScenarioError line."""
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{origin}: a scenario must be a YAML mapping of keys to values, not {type(raw).__name__}")
-    sources: dict[str, str] = {}
-    data = _strip_sources(raw, "", sources)
-    if sources:
-        data["sources"] = {**(data.get("sources") or {}), **sources}
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [str(p) for p in err["loc"]]
-        # tuple elements show up as integer positions: keep the parameter's key
-        key = ".".join(p for p in loc if not p.isdigit())
-        if err["type"] == "extra_forbidden":
-            return _raise(origin, f"unknown key {key!r}{_suggest(key, _all_keys())}")
-        value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "a mapping"
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        return _raise(origin, f"key {key!r}: {err['msg'].rstrip('.')} (got {shown}){_range_text(key)}")
-
-
-def _raise(origin: str, msg: str):
-    raise ScenarioError(f"{origin}: {msg}")
-
-
-def read_yaml_mapping(path: Path, what: str = "scenario") -> dict:
-    """One YAML file → its raw mapping, every failure a one-line ScenarioError
-    (also for experiment files: `what` names the kind of file in the messages)."""
-    if not path.exists():
-        raise ScenarioError(f"{path}: no such file")
-    if path.is_dir():
-        raise ScenarioError(f"{path}: is a directory, not {'an' if what[0] in 'aeiou' else 'a'} {what} file")
-    blob = path.read_bytes()
-    try:
-        text = blob.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a text file (binary data is not YAML)") from None
-    if "\x00" in text:
-        raise ScenarioError(f"{path}: not a text file (binary data is not YAML)")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: {'an' if what[0] in 'aeiou' else 'a'} {what} must be a YAML mapping of keys to values, "
-                            f"not {type(raw).__name__}")
-    return raw
-
-
-def _merge(base: dict, top: dict) -> dict:
-    """Deep merge: `top` wins; `{value:, source:}` leaves and lists replace whole."""
-    out = dict(base)
-    for k, v in top.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and not ("value" in v or "value" in out[k]):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-def read_raw(path: Path, _seen: tuple = ()) -> dict:
-    """A scenario file's mapping with its `extends:` chain merged in (child keys win).
-
-    `extends: other.yaml` (relative to this file) lets an overlay — a calibration's
-    fitted values, a policy variant — name only what it changes.
-    """
-    path = Path(path)
-    if path.resolve() in _seen:
-        raise ScenarioError(f"{path}: key 'extends': the chain of extends loops back to this file")
-    raw = read_yaml_mapping(path)
-    parent = raw.pop("extends", None)
-    if parent is None:
-        return raw
-    if not isinstance(parent, str):
-        raise ScenarioError(f"{path}: key 'extends': expected a file name, got {parent!r}")
-    base = path.parent / parent
-    if not base.is_file():
-        raise ScenarioError(f"{path}: key 'extends': {base}: no such file")
-    return _merge(read_raw(base, _seen + (path.resolve(),)), raw)
-
-
-def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read and validate a scenario YAML (default: scenarios/default.yaml)."""
-    path = Path(path) if path is not None else DEFAULT_SCENARIO
-    scenario = validate(read_raw(path), str(path))
-    if overrides:
-        scenario = scenario.with_overrides(overrides, f"{path} (--set)")
-    return scenario
-
-
-def parse_set(items: list[str]) -> dict[str, Any]:
-    """`KEY=VALUE` strings (VALUE in YAML syntax) → overrides mapping."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ScenarioError(f"--set {item!r}: expected KEY=VALUE, e.g. --set fulltime_ratio=0.5")
-        key, _, value = item.partition("=")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ScenarioError(f"--set {item!r}: value is not valid YAML") from None
-    return out
-
-
-def parameter_table() -> str:
-    """Markdown table of every parameter: key, default, unit, range, source, meaning."""
-    rows = ["| key | default | unit | allowed | source | meaning |", "|---|---|---|---|---|---|"]
-    for key, (f, default) in _LEAVES_CACHE().items():
-        if key in ("sources", "name", "description"):
-            continue
-        extra = f.json_schema_extra or {}
-        rng = _range_text(key).replace("; allowed: ", "")
-        desc = f.description or ""
-        rows.append(f"| `{key}` | {_fmt(default)} | {extra.get('unit', '')} | {rng} | {extra.get('source', '')} | {desc} |")
-    return "\n".join(rows)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, tuple | list):
-        return "(" + ", ".join(_fmt(x) for x in v) + ")"
-    return str(v)
-
-
-BEGIN_MARK = "<!-- BEGIN PARAMETERS (generated by python -m sim.scenario --markdown) -->"
-END_MARK = "<!-- END PARAMETERS -->"
-
-
-def write_odd_table(path: Path = ROOT / "docs" / "ODD.md") -> None:
-    """Replace the generated parameter table between the markers of docs/ODD.md."""
-    text = path.read_text(encoding="utf-8")
-    head, rest = text.split(BEGIN_MARK, 1)
-    _, tail = rest.split(END_MARK, 1)
-    path.write_text(f"{head}{BEGIN_MARK}\n{parameter_table()}\n{END_MARK}{tail}", encoding="utf-8")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    if "--write-odd" in sys.argv:
-        write_odd_table()
-    else:
-        print(parameter_table())

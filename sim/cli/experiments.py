@@ -9,14 +9,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .design import ExperimentError
+from ..experiments.design import ExperimentError
 
 EXPORT_FORMATS = ("csv", "parquet")
 
 
 def cmd_sweep(args) -> int:
-    from .design import load_experiment
-    from .runner import run_sweep
+    from ..experiments.design import load_experiment
+    from ..experiments.runner import run_sweep
 
     exp = load_experiment(args.experiment, days=args.days, scale=args.scale)
     out = Path(args.out) if args.out else Path("out") / "sweeps" / exp.name
@@ -32,7 +32,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .store import Store
+    from ..experiments.store import Store
 
     with Store.open(args.dir) as store:
         df = store.frame()
@@ -51,7 +51,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .curves import RUNAWAY_OUTCOMES, plot_store
+    from ..analysis.curves import RUNAWAY_OUTCOMES, plot_store
 
     if not 0 < args.confidence < 1:
         raise ExperimentError(f"--confidence {args.confidence}: must be between 0 and 1")
@@ -66,7 +66,7 @@ def cmd_plot(args) -> int:
 
 def add_commands(sub) -> None:
     """Add `sweep`, `export` and `plot` to gridsim's subcommands."""
-    from .curves import DEFAULT_BINS, DEFAULT_CONFIDENCE, DEFAULT_ELASTICITY, THRESHOLD_AXIS
+    from ..analysis.curves import DEFAULT_BINS, DEFAULT_CONFIDENCE, DEFAULT_ELASTICITY, THRESHOLD_AXIS
 
     s = sub.add_parser("sweep", help="run an experiment (factorial, lhs or sobol design) into a resumable store")
     s.add_argument("experiment", help="experiment YAML, e.g. experiments/grid_size.yaml")

@@ -6,42 +6,32 @@ import argparse
 import sys
 from pathlib import Path
 
-from .calibration import add_commands as calibration_commands
-from .experiments.cli import add_commands as experiment_commands
-from .scenario import ScenarioError, load_scenario, parse_set
-from .validation import add_commands as validation_commands
-
-HEADLINE = [
-    ("residents", "residents simulated", "{:,.0f}"),
-    ("grids", "governance grids", "{:,.0f}"),
-    ("resolution_hours_mean", "dispute resolution, onset → resolved, mean (h)", "{:.1f}"),
-    ("resolution_hours_median", "  … median (h)", "{:.1f}"),
-    ("report_to_resolution_hours_mean", "report → resolved, mean (h)", "{:.1f}"),
-    ("share_settled_in_grid", "settled inside the grid", "{:.1%}"),
-    ("share_open", "disputes still open at the end", "{:.1%}"),
-    ("conversions_per_10k_year", "disputes turned violent /10k/yr", "{:.2f}"),
-    ("incidents_per_10k_year", "crime incidents /10k/yr", "{:.1f}"),
-    ("clearance_rate", "clearance of known incidents", "{:.1%}"),
-    ("police_response_hours_mean", "police response, mean (h)", "{:.2f}"),
-    ("survey_share_safe", "survey: safe (top 3 of 5 answers)", "{:.1%}"),
-    ("population_share_safe", "population: safe", "{:.1%}"),
-    ("trust_mean", "mean trust", "{:.3f}"),
-    ("worker_utilisation", "grid-worker utilisation", "{:.1%}"),
-    ("visits_per_household_month", "visits per household per month", "{:.2f}"),
-    ("cost_yuan_per_resident_year", "cost of grid workers + cameras, yuan/resident/yr", "{:.1f}"),
-]
-
+from ..calibration import add_commands as calibration_commands
+from .experiments import add_commands as experiment_commands
+from ..scenario import ScenarioError, load_scenario, parse_set
+from ..validation import add_commands as validation_commands
 
 def outcome_table(summary: dict) -> str:
+    """The headline outcomes of a run, labelled from the outcome catalogue."""
+    from ..catalogue import HEADLINE, OUTCOMES
+
     rows = []
-    for key, label, fmt in HEADLINE:
-        v = summary.get(key)
-        rows.append(f"  {label:<50} {'n/a' if v is None else fmt.format(v)}")
+    for key in HEADLINE:
+        o = OUTCOMES[key]
+        unit = "" if o.is_share or o.unit in ("residents", "grids") else f" ({o.unit})"
+        rows.append(f"  {o.label + unit:<58} {o.format(summary.get(key))}")
     return "\n".join(rows)
 
 
+def cmd_outcomes(args) -> int:
+    from ..catalogue import table
+
+    print(table("series" if args.series else "outcomes"))
+    return 0
+
+
 def cmd_run(args) -> int:
-    from .run import run_scenario
+    from ..run import run_scenario
 
     overrides = parse_set(args.set)
     scenario = load_scenario(args.scenario, overrides)          # all validation before anything runs
@@ -58,7 +48,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench
+    from ..bench import run_bench
 
     json_path = Path(args.json) if args.json else None
     plot_path = Path(args.plot) if args.plot else (json_path.with_suffix(".png") if json_path else None)
@@ -85,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", help="write the results as JSON here")
     b.add_argument("--plot", help="log-log plot of seconds against residents (default: next to --json)")
     b.set_defaults(func=cmd_bench)
+    o = sub.add_parser("outcomes", help="the outcome catalogue: every outcome's name, label, unit, better direction, meaning")
+    o.add_argument("--series", action="store_true", help="the daily series (daily.csv) instead of the run's outcomes")
+    o.set_defaults(func=cmd_outcomes)
     experiment_commands(sub)   # gridsim sweep | export | plot
     calibration_commands(sub)  # gridsim calibrate
     validation_commands(sub)   # gridsim validate

@@ -1,0 +1,34 @@
+"""Scenarios: the parameter schema, questions about it, loading files, and the ODD table.
+
+- `schema`: every behavioural number of the model as a pydantic field (default, unit,
+  source, limits) and the validated `Scenario` the model reads once;
+- `params`: introspection — `leaves()`, `bounds()`, sources, "did you mean", dotted keys;
+- `loader`: YAML files (with `extends:`) and mappings → `Scenario`, every error one line;
+- `odd`: docs/ODD.md's parameter table (`python -m sim.scenario.odd --write-odd`).
+
+Import the names below from `sim.scenario`; the submodules are an internal layout.
+"""
+
+from __future__ import annotations
+
+from .loader import load_scenario, parse_set, read_raw, read_yaml_mapping, validate
+from .params import (Bounds, Leaf, all_keys, bounds, bounds_text, flatten, get_dotted, is_assumption, leaves,
+                     param_source, schema_extra, set_dotted, suggest)
+from .schema import (CRIME_TYPES, DEFAULT_SCENARIO, DISPUTE_TYPES, ROOT, RUNGS, SEVERITIES, Scenario, ScenarioError)
+
+__all__ = [
+    "CRIME_TYPES", "DEFAULT_SCENARIO", "DISPUTE_TYPES", "ROOT", "RUNGS", "SEVERITIES", "Scenario", "ScenarioError",
+    "Bounds", "Leaf", "all_keys", "bounds", "bounds_text", "flatten", "get_dotted", "is_assumption", "leaves",
+    "param_source", "schema_extra", "set_dotted", "suggest",
+    "load_scenario", "parse_set", "read_raw", "read_yaml_mapping", "validate",
+]
+
+
+# ---- TRANSITIONAL: sim/validation.py (being rewritten elsewhere) still imports these two
+# private names; delete both once it uses `bounds_text` and `leaves`.
+def _bounds(key: str) -> tuple[str | None, str | None]:
+    return bounds_text(key)
+
+
+def _LEAVES_CACHE() -> dict:
+    return {key: (leaf.field, leaf.default) for key, leaf in leaves().items()}

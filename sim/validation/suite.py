@@ -1,0 +1,103 @@
+"""Run every check and write one results directory: validation.json, REPORT.md, figures.
+
+The checks return plain data; `validation.json` holds all of it, with the figures from
+data/figures.yaml that were used, so the report and the plots can be redrawn from that
+file alone (`gridsim validate --replot DIR`).  The directory is built beside `out` and
+renamed into place at the end, so an interrupted run leaves the previous one whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..experiments.pool import Runner
+from ..scenario import ROOT, load_scenario
+from .cities import city_checks
+from .figures import Figures, load_figures
+from .guigang import guigang_check
+from .levers import lever_checks
+from .queues import queue_checks
+from .sensitivity import sensitivity
+from .settings import Settings
+from .stats import CONFIDENCE
+
+SECTIONS = ("guigang", "cities", "sensitivity", "queueing", "levers")
+
+
+def run_checks(settings: Settings, runner: Runner, figures: Figures, *, out: Path | None = None,
+               sections: tuple[str, ...] = SECTIONS, say: Callable[[str], None] = lambda s: None) -> dict:
+    """The results dict of the chosen sections (timings included)."""
+    base = load_scenario(ROOT / "scenarios" / "default.yaml")
+    results: dict[str, Any] = {"timings": {}}
+    jobs = {"guigang": lambda: guigang_check(settings, runner, figures, out=out, say=say),
+            "cities": lambda: city_checks(settings, runner, figures, say=say),
+            "sensitivity": lambda: sensitivity(settings, runner, base, say=say),
+            "queueing": lambda: queue_checks(settings, runner, say=say),
+            "levers": lambda: lever_checks(settings, runner, base, say=say)}
+    for name in SECTIONS:
+        if name not in sections:
+            continue
+        t, r0, s0 = time.perf_counter(), runner.runs, runner.run_seconds
+        results[name] = jobs[name]()
+        results["timings"][name] = {"seconds": time.perf_counter() - t, "runs": runner.runs - r0,
+                                    "run_seconds": runner.run_seconds - s0}
+        say(f"  {name}: {time.perf_counter() - t:.0f} s, {runner.runs - r0} runs")
+    return results
+
+
+def check_out_dir(out: Path) -> None:
+    """`out` is replaced whole at the end: refuse a file, or a directory that holds
+    something other than an earlier validation."""
+    from ..scenario import ScenarioError
+
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"--out {out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / "validation.json").exists():
+        raise ScenarioError(f"--out {out}: not empty and not an earlier validation (no validation.json); "
+                            "it would be replaced, choose another directory")
+
+
+def run_validation(out: str | Path, settings: Settings, workers: int | None = None, *,
+                   say: Callable[[str], None] = lambda s: None, sections: tuple[str, ...] = SECTIONS,
+                   figures: Figures | None = None) -> dict:
+    """Run the sections and write validation.json, REPORT.md and the figures into `out` (only)."""
+    from ..run import _jsonable, versions
+    from .report import write_report
+
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    figures = figures or load_figures()
+    t0 = time.perf_counter()
+    out = Path(out)
+    check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        with Runner(workers) as runner:
+            results = {"settings": asdict(settings), "versions": versions(), "confidence": CONFIDENCE,
+                       "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "workers": runner.workers,
+                       "figures": figures.to_list(), "figures_file": figures.origin}
+            results.update(run_checks(settings, runner, figures, out=tmp, sections=sections, say=say))
+            results["runs"], results["run_seconds"] = runner.runs, runner.run_seconds
+        results["wall_seconds"] = time.perf_counter() - t0
+        results["wall_minutes"] = results["wall_seconds"] / 60.0
+        results = _jsonable(results)
+        (tmp / "validation.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_report(results, tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return results
