@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..calibration import add_commands as calibration_commands
+from .calibrate import add_commands as calibration_commands
 from .experiments import add_commands as experiment_commands
 from ..scenario import ScenarioError, load_scenario, parse_set
 from ..validation import add_commands as validation_commands

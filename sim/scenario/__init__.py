@@ -4,7 +4,7 @@
   source, limits) and the validated `Scenario` the model reads once;
 - `params`: introspection — `leaves()`, `bounds()`, sources, "did you mean", dotted keys;
 - `loader`: YAML files (with `extends:`) and mappings → `Scenario`, every error one line;
-- `odd`: docs/ODD.md's parameter table (`python -m sim.scenario.odd --write-odd`).
+- docs/ODD.md's parameter table is rendered by `sim.odd` (`python -m sim.odd --write-odd`).
 
 Import the names below from `sim.scenario`; the submodules are an internal layout.
 """

@@ -4,7 +4,7 @@ source (or the word *assumption*) and allowed range, in one place.
 Kept apart from loading and introspection so that the model's parameters can be read (and
 reviewed against their sources) without the machinery around them.  A scenario YAML gives
 any subset of these fields, nested as below; `sim.scenario.loader` reads and validates it,
-`sim.scenario.params` answers questions about the fields, `sim.scenario.odd` renders them
+`sim.scenario.params` answers questions about the fields, `sim.odd` renders them
 into docs/ODD.md §9.
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -32,7 +32,7 @@ class ErrorModel(BaseModel):
     half-width `tolerance` (rounding: uniform, sd = tolerance / √3)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    survey_n: int | Literal["scenario"] | None = Field(None, ge=1)
+    survey_n: Annotated[int, Field(ge=1)] | Literal["scenario"] | None = None
     tolerance: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 # the one place the package imports calibration: the lead may move it to sim.analysis.calibration
-from ..calibration import calibrate, write_overlay
+from ..analysis.calibration import calibrate, write_overlay
 from ..execute import replicate_seeds
 from ..experiments.pool import Runner, RunSpec
 from ..scenario import ROOT, Scenario, ScenarioError, load_scenario

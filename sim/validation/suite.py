@@ -29,13 +29,16 @@ from .settings import Settings
 from .stats import CONFIDENCE
 
 SECTIONS = ("guigang", "cities", "sensitivity", "queueing", "levers")
+SCENARIOS = ROOT / "scenarios"
+SCENARIO_FILES = ("default", "guigang_2015", "guigang_2016", "jincheng", "fangchenggang", "huizhou", "laibin")
 
 
 def run_checks(settings: Settings, runner: Runner, figures: Figures, *, out: Path | None = None,
                sections: tuple[str, ...] = SECTIONS, say: Callable[[str], None] = lambda s: None) -> dict:
     """The results dict of the chosen sections (timings included)."""
-    base = load_scenario(ROOT / "scenarios" / "default.yaml")
-    results: dict[str, Any] = {"timings": {}}
+    base = load_scenario(SCENARIOS / "default.yaml")
+    results: dict[str, Any] = {"timings": {}, "scenario_files": {
+        name: {"warmup_days": load_scenario(SCENARIOS / f"{name}.yaml").warmup_days} for name in SCENARIO_FILES}}
     jobs = {"guigang": lambda: guigang_check(settings, runner, figures, out=out, say=say),
             "cities": lambda: city_checks(settings, runner, figures, say=say),
             "sensitivity": lambda: sensitivity(settings, runner, base, say=say),

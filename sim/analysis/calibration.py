@@ -12,7 +12,7 @@
   of the width inside (the model's Beta draws need a mean strictly inside (0, 1), strict
   limits must not be hit); `--bounds KEY=LO,HI` overrides.
 - **Objective** J(θ) = Σ_k ((mean_r y_k(θ, seed_r) − target_k) / se_k)², the mean over R
-  replicates whose seeds are the same at every θ (common random numbers: the town, the
+  replicates whose seeds (`sim.execute.replicate_seeds`) are the same at every θ (common random numbers: the town, the
   residents and every random stream are the same at each evaluation, so J moves with θ, not
   with the dice).  One parameter: `scipy.optimize.minimize_scalar(method="bounded")`; several:
   `scipy.optimize.minimize(method="Powell")` with bounds, on coordinates scaled to [0, 1].
@@ -23,31 +23,27 @@
   with a `source:` naming targets, seeds and fit error) and a JSON sidecar with the whole
   record (every evaluation, the Jacobian, versions).
 
-Runs are independent and seeded, so `Runner` spreads them over a process pool (2 workers by
+Runs are independent and seeded, so `sim.experiments.pool.Runner` spreads them over a process pool (2 workers by
 default) and gives the same numbers as running them one by one.
 """
 
 from __future__ import annotations
 
-import argparse
-import difflib
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent import futures
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .scenario import (ROOT, Scenario, ScenarioError, bounds, is_assumption, leaves, load_scenario, param_source,
-                       parse_set, suggest)
-from .scenario import schema_extra  # noqa: F401  (still imported from here by sim/validation.py)
+from ..catalogue import OUTCOMES, outcome
+from ..execute import replicate_seeds
+from ..experiments.pool import Runner, RunSpec
+from ..scenario import Scenario, ScenarioError, bounds, is_assumption, leaves, load_scenario, param_source, suggest
 
 #: targets that, when --fit is not given, are fitted with this parameter
 DEFAULT_FIT = {
@@ -61,7 +57,7 @@ DEFAULT_FIT = {
     "resolution_hours_mean": "staffing.routine_hours_per_1000",
 }
 #: outcome keys that are shares of a survey's answers: their default se is a survey's binomial error
-SURVEY_SHARES = ("population_share_safe", "survey_share_safe", "survey_share_safe_mean", "survey_expected_share_safe")
+SURVEY_SHARES = tuple(k for k, o in OUTCOMES.items() if o.group == "perception" and o.is_share and k != "survey_se")
 DEFAULT_REL_SE = 0.10
 JACOBIAN_STEP = 0.02
 #: parameters that only enter the costs, never the dynamics: nothing to fit them to
@@ -69,109 +65,10 @@ COST_ONLY = ("staffing.parttime_cost_yuan_month", "staffing.fulltime_cost_yuan_m
              "crime.camera_capital_yuan", "crime.camera_life_years")
 
 
-# =========================================================================== outcomes
-def outcomes_of(model) -> dict[str, Any]:
-    """The outcome keys a target may name: those of `summarise(model)`."""
-    from .outcomes import summarise
-
-    return summarise(model)
-
-
-@lru_cache(maxsize=1)
-def outcome_keys() -> tuple[str, ...]:
-    """Every numeric outcome key (from a two-day run of a tiny town)."""
-    from .model import GovernanceModel
-
-    m = GovernanceModel(Scenario().with_overrides({"population": 2000, "days": 2}, "outcome keys"), rng=0)
-    m.run()
-    return tuple(sorted(k for k, v in outcomes_of(m).items() if isinstance(v, int | float) and not isinstance(v, bool)))
-
-
 # =========================================================================== running
-@dataclass(frozen=True)
-class RunSpec:
-    """One seeded run: a validated scenario, overrides by dotted key, and what to return.
-
-    `keys` limits the outcomes returned (None: all); each function of `extras` is called
-    with the finished model and its result stored under the function's name."""
-
-    scenario: Scenario
-    seed: int
-    overrides: tuple[tuple[str, Any], ...] = ()
-    keys: tuple[str, ...] | None = None
-    extras: tuple[Callable, ...] = ()
-
-
-def run_one(spec: RunSpec) -> dict[str, Any]:
-    """Build, run and summarise one model (in a worker process or here)."""
-    from .model import GovernanceModel
-
-    t0 = time.perf_counter()
-    model = GovernanceModel(spec.scenario, rng=spec.seed, overrides=dict(spec.overrides))
-    model.run()
-    out = outcomes_of(model)
-    if spec.keys is not None:
-        out = {k: out.get(k, math.nan) for k in spec.keys}
-    for fn in spec.extras:
-        out[fn.__name__] = fn(model)
-    out["_seconds"] = time.perf_counter() - t0
-    return out
-
-
-def default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
-
-
-class Runner:
-    """Maps `RunSpec`s to outcome dicts, in order: in a process pool of `workers`, or here if 1.
-
-    Every run is seeded, so the results do not depend on the number of workers."""
-
-    def __init__(self, workers: int | None = None):
-        self.workers = default_workers() if workers is None else max(1, int(workers))
-        self._pool: futures.ProcessPoolExecutor | None = None
-        self.runs = 0
-        self.run_seconds = 0.0
-
-    def __enter__(self) -> "Runner":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
-
-    def _executor(self) -> futures.ProcessPoolExecutor:
-        if self._pool is None:
-            import multiprocessing as mp
-
-            # forkserver: a clean server process forks the workers (forking this process, which
-            # may run threads — BLAS, plotting — can deadlock); the model modules are preloaded
-            if "forkserver" in mp.get_all_start_methods():
-                ctx = mp.get_context("forkserver")
-                ctx.set_forkserver_preload(["sim.calibration", "sim.validation"])
-            else:
-                ctx = mp.get_context("spawn")
-            self._pool = futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
-        return self._pool
-
-    def map(self, specs: Sequence[RunSpec]) -> list[dict[str, Any]]:
-        specs = list(specs)
-        if self.workers == 1 or len(specs) <= 1:
-            results = [run_one(s) for s in specs]
-        else:
-            results = list(self._executor().map(run_one, specs, chunksize=1))
-        self.runs += len(results)
-        self.run_seconds += sum(r.get("_seconds", 0.0) for r in results)
-        return results
-
-
 def crn_seeds(seed: int, replicates: int) -> list[int]:
-    """The replicates' seeds: `seed, seed+1, …` — the same list at every evaluation (CRN)."""
-    return [int(seed) + i for i in range(int(replicates))]
+    """The replicates' seeds (`sim.execute.replicate_seeds`): the same list at every evaluation (CRN)."""
+    return replicate_seeds(seed, replicates)
 
 
 # =========================================================================== parameters
@@ -243,11 +140,13 @@ def parse_bounds(items: Iterable[str]) -> dict[str, tuple[float, float]]:
 
 
 def check_target_key(key: str) -> None:
-    keys = outcome_keys()
-    if key not in keys:
-        near = difflib.get_close_matches(key, keys, n=1, cutoff=0.5)
-        raise ScenarioError(f"--target {key!r}: unknown outcome key" + (f" (did you mean {near[0]!r}?)" if near else
-                                                                          "; see summary.json of a run for the keys"))
+    """A target must name an outcome of the catalogue (`gridsim outcomes`)."""
+    try:
+        outcome(key)
+    except KeyError as exc:
+        raise ScenarioError(f"--target {key!r}: {exc.args[0]}") from None
+    if key not in OUTCOMES:
+        raise ScenarioError(f"--target {key!r}: a daily series, not an outcome of the run; `gridsim outcomes` lists them")
 
 
 def default_se(key: str, value: float, scenario: Scenario) -> tuple[float, str]:
@@ -287,9 +186,10 @@ class Calibration:
     history: list[dict] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     warmup_days: int = 0
+    seed: int | None = None      # the experiment seed the replicates' seeds were spawned from
 
     def to_dict(self) -> dict:
-        from .run import _jsonable
+        from ..run import _jsonable
 
         return _jsonable(asdict(self))
 
@@ -440,10 +340,10 @@ def calibrate(scenario: Scenario | str | Path, targets: dict[str, float], fit: S
         sd = best["sds"][t["key"]]
         t.update({"model_mean": m, "model_sd": sd, "model_se": sd / math.sqrt(len(seeds)) if math.isfinite(sd) else math.nan,
                   "residual": m - t["value"], "z": (m - t["value"]) / t["se"]})
-    from .run import versions
+    from ..run import versions
 
     return Calibration(scenario=base.name, scenario_path=path, targets=tlist, fit=fit, start=start, bounds=rng_bounds,
-                       fitted=fitted, seeds=seeds, days=base.days, scale=base.scale,
+                       fitted=fitted, seeds=seeds, seed=int(seed), days=base.days, scale=base.scale,
                        base_overrides=dict(overrides or {}), objective=best["objective"], method=method, success=success,
                        message=message, evaluations=len(history), runs=runner.runs - runs_before,
                        seconds=time.perf_counter() - t_start, param_se=param_se, jacobian=jac, history=history,
@@ -455,14 +355,14 @@ def overlay_text(cal: Calibration, extends: str, name: str | None = None, note: 
     """A scenario overlay: `extends:` the calibrated file, then only the fitted values."""
     import yaml
 
-    seeds = f"{cal.seeds[0]}–{cal.seeds[-1]}" if len(cal.seeds) > 1 else str(cal.seeds[0])
+    seeds = f"seed {cal.seed}, replicates 0–{len(cal.seeds) - 1} (sim.execute.replicate_seed)"
     targets = ", ".join(f"{t['key']}={t['value']:.6g} (se {t['se']:.3g})" for t in cal.targets)
     head = [
-        f"# Calibrated overlay of {extends}, written by `gridsim calibrate` (sim/calibration.py).",
+        f"# Calibrated overlay of {extends}, written by `gridsim calibrate` (sim/analysis/calibration.py).",
         f"# Targets: {targets}.",
         f"# Fitted: " + ", ".join(f"{k} = {v:.6g}" + (f" ± {cal.param_se[k]:.2g}" if k in cal.param_se else "")
                                   for k, v in cal.fitted.items()) + " (± from the targets' standard errors).",
-        f"# Seeds {seeds} (common random numbers, {len(cal.seeds)} replicates), scale {cal.scale:g}, {cal.days} days"
+        f"# {seeds[0].upper()}{seeds[1:]}: common random numbers, {len(cal.seeds)} replicates; scale {cal.scale:g}, {cal.days} days"
         + (f" after a {cal.warmup_days}-day warm-up." if cal.warmup_days else "."),
         f"# Fit error: {cal.fit_error_text()}.",
         f"# {cal.method}: {cal.evaluations} evaluations, {cal.runs} runs, {cal.seconds:.0f} s; {cal.message}",
@@ -475,7 +375,7 @@ def overlay_text(cal: Calibration, extends: str, name: str | None = None, note: 
     if name:
         data["name"] = name
     for key, value in cal.fitted.items():
-        src = (f"calibrated (gridsim calibrate): fitted to {targets}; seeds {seeds}, scale {cal.scale:g}, "
+        src = (f"calibrated (gridsim calibrate): fitted to {targets}; {seeds}, scale {cal.scale:g}, "
                f"{cal.days} days; fit error {cal.fit_error_text()}")
         node = data
         parts = key.split(".")
@@ -498,73 +398,3 @@ def write_overlay(cal: Calibration, path: str | Path, scenario_path: str | Path,
     tmp.replace(path)
     path.with_suffix(".json").write_text(json.dumps(cal.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
-
-
-# =========================================================================== command line
-def default_scale(scenario: Scenario) -> float:
-    """About 100,000 residents: share outcomes do not depend on the town's size beyond noise."""
-    return float(min(scenario.scale, max(1e-4, 1e5 / scenario.population)))
-
-
-def cmd_calibrate(args) -> int:
-    overrides = parse_set(args.set)
-    scenario = load_scenario(args.scenario, overrides)
-    targets = parse_kv_floats(args.target, "--target")
-    se = parse_kv_floats(args.target_se, "--target-se")
-    bounds = parse_bounds(args.bounds)
-    scale = args.scale if args.scale is not None else default_scale(scenario)
-    if not 0 < scale <= 1:
-        raise ScenarioError(f"--scale {scale}: must be in (0, 1]")
-    if args.days is not None and args.days < 1:
-        raise ScenarioError(f"--days {args.days}: must be at least 1")
-    out = Path(args.out) if args.out else Path("out") / "calibration" / f"{Path(args.scenario).stem}.calibrated.yaml"
-    if out.exists() and out.is_dir():
-        raise ScenarioError(f"--out {out}: is a directory; give the overlay's file name")
-    say = None if args.quiet else (lambda s: print(s, flush=True))
-    with Runner(args.workers) as runner:
-        cal = calibrate(scenario, targets, args.fit, replicates=args.replicates, seed=args.seed, days=args.days,
-                        scale=scale, target_se=se, bounds=bounds, force=args.force, runner=runner,
-                        uncertainty=not args.no_uncertainty, progress=say)
-    cal.scenario_path = str(args.scenario)
-    cal.base_overrides = overrides
-    write_overlay(cal, out, args.scenario, name=f"{scenario.name}-calibrated")
-    print(f"{scenario.name}: {cal.method}, {cal.evaluations} evaluations × {len(cal.seeds)} replicates, "
-          f"{cal.seconds:.1f} s → {out}")
-    for k, v in cal.fitted.items():
-        se_txt = f" ± {cal.param_se[k]:.3g}" if k in cal.param_se else ""
-        print(f"  {k:<40} {cal.start[k]:.5g} → {v:.5g}{se_txt}   (bounds {cal.bounds[k][0]:.4g}–{cal.bounds[k][1]:.4g})")
-    for t in cal.targets:
-        sd = f"{t['model_sd']:.2g}" if math.isfinite(t["model_sd"]) else "n/a"
-        print(f"  {t['key']:<40} model {t['model_mean']:.5g} (replicate sd {sd}) vs target {t['value']:.5g} "
-              f"± {t['se']:.2g}: {t['z']:+.2f} se")
-    if not cal.success:
-        print(f"gridsim: warning: the optimiser did not report success: {cal.message}", file=sys.stderr)
-    return 0
-
-
-def add_commands(sub) -> None:
-    """Add `gridsim calibrate` to the `gridsim` subparsers."""
-    c = sub.add_parser("calibrate", help="fit assumed parameters so outcomes match reported figures; write an overlay",
-                       description="Fit the parameters no source gives (marked assumption) so that the model's outcomes "
-                                   "match reported figures, with scipy.optimize (bounded), replicates per evaluation and "
-                                   "common random numbers. Writes a scenario overlay (extends: SCENARIO) with provenance.")
-    c.add_argument("scenario", help="scenario YAML to calibrate")
-    c.add_argument("--target", nargs="+", action="extend", required=True, metavar="KEY=VALUE",
-                   help="outcome key = reported value (a trailing %% divides by 100), e.g. survey_expected_share_safe=85.62%%")
-    c.add_argument("--fit", nargs="+", action="extend", metavar="PARAM",
-                   help="assumed parameters to fit (default: perception.safety_mean for safety shares, "
-                        "staffing.routine_hours_per_1000 for resolution times)")
-    c.add_argument("--target-se", nargs="+", action="extend", default=[], metavar="KEY=SE",
-                   help="standard error of a target (default: binomial with perception.survey_n for survey shares, else 10%%)")
-    c.add_argument("--bounds", nargs="+", action="extend", default=[], metavar="KEY=LO,HI", help="search range of a parameter")
-    c.add_argument("--replicates", type=int, default=4, help="runs per evaluation, same seeds at every evaluation (default 4)")
-    c.add_argument("--seed", type=int, default=1000, help="first seed; replicates use SEED, SEED+1, … (default 1000)")
-    c.add_argument("--days", type=int, help="days per run (default: the scenario's)")
-    c.add_argument("--scale", type=float, help="fraction of the town per run (default: about 100,000 residents)")
-    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter of the scenario")
-    c.add_argument("--workers", type=int, default=None, help="processes (default: 2, or 1 on a single core)")
-    c.add_argument("--force", action="store_true", help="allow fitting documented parameters, or more parameters than targets")
-    c.add_argument("--no-uncertainty", action="store_true", help="skip the Jacobian (2 evaluations per parameter)")
-    c.add_argument("--out", help="overlay file to write (default out/calibration/<scenario>.calibrated.yaml)")
-    c.add_argument("--quiet", action="store_true", help="no line per evaluation")
-    c.set_defaults(func=cmd_calibrate)

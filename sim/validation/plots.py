@@ -1,0 +1,225 @@
+"""The report's five figures, drawn from the results dict alone (never from a run).
+
+Labels come from the outcome catalogue and every number in a title or legend from the
+results or the figures stored in them, so `--replot` redraws them faithfully.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .extras import outcome_info
+from .queues import erlang_c_wait
+from .stats import scaled
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 8, "axes.titlesize": 9, "figure.dpi": 100})
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _f(x) -> float:
+    """A value from validation.json as a float (null, for NaN, back to NaN)."""
+    return np.nan if x is None else float(x)
+
+
+def _err(vals: list[dict], f: float = 1.0) -> list[list[float]]:
+    """Error bars (below, above) of mean_ci dicts, NaN-safe."""
+    return [[f * (_f(v["mean"]) - _f(v["low"])) for v in vals], [f * (_f(v["high"]) - _f(v["mean"])) for v in vals]]
+
+
+def figure_of(res: dict, fid: str) -> dict:
+    """A figure entry stored in the results."""
+    return next(f for f in res["figures"] if f["id"] == fid)
+
+
+def axis_label(key: str) -> str:
+    o = outcome_info(key)
+    return o.axis_label() if o else key
+
+
+def as_points(key: str, d: dict) -> tuple[str, dict]:
+    """A change of an outcome for a bar: shares in points, others in their unit."""
+    o = outcome_info(key)
+    if o and o.is_share:
+        return f"{o.label} (pp)", scaled(d, 100)
+    return (f"{o.label} ({o.unit})" if o else key), d
+
+
+def plot_guigang(res: dict, path: Path) -> None:
+    plt = _plt()
+    g = res["guigang"]
+    fit, pred, comp, cases = g["fit"], g["prediction"], g["comparison"], g["cases"]
+    y15, y16 = figure_of(res, fit["figure"])["year"], figure_of(res, comp["level"]["figure"])["year"]
+    z = pred["z_quantile"]
+    fig, ax = plt.subplots(1, 3, figsize=(11, 3.3))
+    h = sorted(fit["history"], key=lambda r: r["theta"])
+    ax[0].plot([r["theta"] for r in h], [100 * r["model"] for r in h], "o-", ms=3, label="model (mean of CRN replicates)")
+    ax[0].axhline(100 * fit["target"], color="C1", label=f"reported {y15}")
+    ax[0].axhspan(100 * (fit["target"] - z * fit["target_se"]), 100 * (fit["target"] + z * fit["target_se"]),
+                  color="C1", alpha=0.15)
+    ax[0].axvline(fit["value"], color="k", ls=":", lw=1)
+    ax[0].set(xlabel=fit["parameter"], ylabel=axis_label(fit["outcome"]), title=f"fit on {y15}: every evaluation")
+    ax[0].legend(fontsize=7)
+    lo, hi = pred["interval"]
+    p = pred["predicted"]
+    ax[1].errorbar([y15], [100 * fit["model"]], fmt="s", color="C0", label=f"model, fitted ({y15})")
+    ax[1].errorbar([y16], [100 * p], yerr=[[100 * (p - lo)], [100 * (hi - p)]], fmt="o", color="C2", capsize=4,
+                   label=f"model, predicted ({y16}, {100 * res['confidence']:g} %)")
+    ax[1].plot([y15, y16], [100 * fit["target"], 100 * comp["level"]["reported"]], "x--", color="C1", ms=8, label="reported")
+    ax[1].set(xticks=[y15, y16], xlim=(y15 - 0.5, y16 + 0.5), ylabel=axis_label(pred["outcome"]), title=f"{y16} held out")
+    ax[1].legend(fontsize=7)
+    items = [(comp[k], cases[k]) for k in ("filed", "solved")]
+    labels = [axis_label(figure_of(res, c["figure"])["outcome"]).split(" (")[0] for c, _ in items]
+    x = np.arange(len(items))
+    m = [d for _, d in items]
+    ax[2].bar(x - 0.2, [100 * _f(d["mean"]) for d in m], 0.4, yerr=np.nan_to_num(_err(m, 100)), capsize=3,
+              label=f"model {y15}→{y16}")
+    ax[2].bar(x + 0.2, [100 * c["reported"] for c, _ in items], 0.4, label="reported")
+    ax[2].axhline(0, color="k", lw=0.5)
+    ax[2].set(xticks=x, xticklabels=labels, ylabel="change (%)", title=f"criminal cases, {y15} → {y16}")
+    ax[2].legend(fontsize=7)
+    _save(fig, path)
+
+
+def _bars(a, items, title) -> None:
+    names = [n for n, _ in items]
+    vals = [d for _, d in items]
+    y = np.arange(len(names))
+    a.barh(y, [_f(v["mean"]) for v in vals], xerr=np.nan_to_num(_err(vals)), capsize=3, color="C0")
+    a.axvline(0, color="k", lw=0.5)
+    a.set_yticks(y, names)
+    a.set_title(title)
+
+
+def plot_cities(res: dict, path: Path) -> None:
+    plt = _plt()
+    c = res["cities"]
+    fig, ax = plt.subplots(2, 2, figsize=(11, 6.2))
+    ax = ax.ravel()
+    j = c["jincheng"]
+    hours = np.asarray(j["hours"], float)
+    if len(hours):
+        ax[0].hist(hours, bins=np.linspace(0, max(2 * j["reported_hours"], float(np.quantile(hours, 0.95))), 30), color="C0")
+    ax[0].axvline(j["reported_hours"], color="C1", lw=2, label=f"reported: {j['reported_hours']:.2f} h")
+    ax[0].set(xlabel="call → cleared (h), cleared robberies", ylabel="robberies", title="Jincheng: robbery cleared")
+    ax[0].legend(fontsize=7)
+    f = c["fangchenggang"]
+    _bars(ax[1], [as_points(k, f["change"][k]) for k in ("survey_expected_share_safe", "incidents_per_10k_year",
+                                                          "clearance_rate", "detection_rate")],
+          f"Fangchenggang: coverage {f['low_coverage']:g} → {f['file_coverage']:g}")
+    h = c["huizhou"]
+    items = []
+    for lab, d in (("file", h["change"]), ("same workforce", h["change_same_workforce"])):
+        for k in ("report_to_resolution_hours_mean", "survey_expected_share_safe", "share_settled_in_grid"):
+            name, v = as_points(k, d[k])
+            items.append((f"{name}, {lab}", v))
+    _bars(ax[2], items, f"Huizhou: {h['residents_per_grid_before']:.1f} → {h['residents_per_grid_after']:.1f} residents/grid")
+    lb = c["laibin"]["change_dense_minus_lead"]
+    _bars(ax[3], [as_points(k, lb[k]) for k in ("report_to_resolution_hours_mean", "survey_expected_share_safe",
+                                                "share_known_resolved_within_24h", "share_settled_in_grid")],
+          "Laibin: dense_grids − lead_workers")
+    _save(fig, path)
+
+
+def plot_sobol(res: dict, path: Path) -> None:
+    plt = _plt()
+    s = res["sensitivity"]["sobol"]
+    shown = s["outcomes"][:2]
+    fig, ax = plt.subplots(1, len(shown), figsize=(11, 3.6), sharey=True)
+    for a, k in zip(np.atleast_1d(ax), shown):
+        rows = s["indices"][k]
+        y = np.arange(len(rows))
+        for off, which, col in ((-0.2, "first", "C0"), (0.2, "total", "C3")):
+            v = np.array([r[which] for r in rows])
+            err = None
+            if f"{which}_ci" in rows[0]:
+                ci = np.array([[np.nan if x is None else x for x in r[f"{which}_ci"]] for r in rows], float)
+                err = [np.nan_to_num(np.clip(v - ci[:, 0], 0, None)), np.nan_to_num(np.clip(ci[:, 1] - v, 0, None))]
+            a.barh(y + off, v, 0.4, xerr=err, capsize=2, color=col, label=f"{which} order")
+        a.set_yticks(y, [("◆ " if r["group"] == "lever" else "") + r["key"] for r in rows])
+        a.axvline(0, color="k", lw=0.5)
+        a.set(title=f"Sobol indices: {outcome_info(k).label if outcome_info(k) else k}",
+              xlabel=f"index ({100 * res['confidence']:g} % bootstrap interval)")
+        a.invert_yaxis()
+        a.legend(fontsize=7)
+    _save(fig, path)
+
+
+def plot_queue(res: dict, path: Path) -> None:
+    plt = _plt()
+    q = res["queueing"]
+    mu = 1.0 / q["service_mean_hours"]
+    fig, ax = plt.subplots(1, len(q["servers"]), figsize=(8, 3.2))
+    for a, c in zip(np.atleast_1d(ax), q["servers"]):
+        rows = [r for r in q["rows"] if r["servers"] == c]
+        rho = np.array([r["utilisation"] for r in rows])
+        grid = np.linspace(0.05, max(rho.max(), 0.5) + 0.02, 200)
+        a.plot(grid, [erlang_c_wait(c, g * c * mu, mu)[0] for g in grid], "k-", lw=1,
+               label="M/M/1" if c == 1 else f"Erlang C (c = {c})")
+        m = np.array([_f(r["model_wait"]["mean"]) for r in rows])
+        lo = np.array([_f(r["model_wait"]["low"]) for r in rows])
+        hi = np.array([_f(r["model_wait"]["high"]) for r in rows])
+        a.errorbar(rho, m, yerr=[np.nan_to_num(m - lo), np.nan_to_num(hi - m)], fmt="o", color="C3", capsize=3,
+                   label=f"model ({100 * res['confidence']:g} % CI over replicates)")
+        a.set(yscale="log", xlabel="utilisation ρ", ylabel=f"mean wait (h), service {q['service_mean_hours']:g} h",
+              title=f"grid rung as a pure queue, {c} worker{'s' if c > 1 else ''}")
+        a.legend(fontsize=7)
+    _save(fig, path)
+
+
+def plot_levers(res: dict, path: Path) -> None:
+    plt = _plt()
+    lv = res["levers"]
+    keys = lv["outcomes"]
+    fig, ax = plt.subplots(len(keys), len(lv["levers"]), figsize=(10, 2.4 * len(keys)), squeeze=False)
+    for j, (lever, d) in enumerate(lv["levers"].items()):
+        x = np.array(d["values"], float)
+        for i, k in enumerate(keys):
+            s = d["outcomes"][k]["series"]
+            f = 100.0 if outcome_info(k).is_share else 1.0
+            m = np.array([_f(p["mean"]) for p in s])
+            lo, hi = np.array([_f(p["low"]) for p in s]), np.array([_f(p["high"]) for p in s])
+            a = ax[i, j]
+            a.plot(x, f * m, "o-", color="C0")
+            a.fill_between(x, f * lo, f * hi, alpha=0.25, color="C0")
+            if lever == "residents_per_grid":
+                a.set_xscale("log")
+                a.set_xticks(x, [f"{v:g}" for v in x])
+                a.minorticks_off()
+            if i == len(keys) - 1:
+                a.set_xlabel(lever)
+            if j == 0:
+                a.set_ylabel(axis_label(k))
+            a.set_title("monotone" if d["outcomes"][k]["monotone"] else "NOT monotone", fontsize=7)
+    _save(fig, path)
+
+
+PLOTS = {"guigang": ("guigang.png", plot_guigang), "cities": ("cities.png", plot_cities),
+         "sensitivity": ("sobol.png", plot_sobol), "queueing": ("queueing.png", plot_queue),
+         "levers": ("levers.png", plot_levers)}
+
+
+def draw_all(res: dict, out: Path) -> dict[str, str]:
+    """Draw the figure of every section present; section → file name."""
+    drawn = {}
+    for section, (name, fn) in PLOTS.items():
+        if section in res:
+            fn(res, Path(out) / name)
+            drawn[section] = name
+    return drawn
