@@ -1,11 +1,9 @@
-"""Calibration and validation (sim/analysis/calibration.py, sim/validation/).
+"""Calibration (sim/analysis/calibration.py); the validation's tests are in test_validation.py.
 
 - the fit recovers a parameter from a target the model itself made, within a tolerance
   derived from the replicate noise;
 - bad requests are refused with one line, before any run, and nothing is written;
-- the overlay it writes loads as a scenario and carries its provenance;
-- `validate` (at a tiny internal size) writes validation.json with its fields;
-- the held-out Guigang prediction never uses the held-out figure.
+- the overlay it writes loads as a scenario and carries its provenance.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from sim.scenario import ScenarioError, load_scenario
 
 TRUE_MEAN = 0.6
 KEY = "population_share_safe"
+SAFETY = "survey_expected_share_safe"     # what the validation fits Guigang to
 PARAM = "perception.safety_mean"
 
 

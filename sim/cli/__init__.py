@@ -9,7 +9,7 @@ from pathlib import Path
 from .calibrate import add_commands as calibration_commands
 from .experiments import add_commands as experiment_commands
 from ..scenario import ScenarioError, load_scenario, parse_set
-from ..validation import add_commands as validation_commands
+from ..validation.cli import add_commands as validation_commands
 
 def outcome_table(summary: dict) -> str:
     """The headline outcomes of a run, labelled from the outcome catalogue."""

@@ -22,13 +22,3 @@ __all__ = [
     "param_source", "schema_extra", "set_dotted", "suggest",
     "load_scenario", "parse_set", "read_raw", "read_yaml_mapping", "validate",
 ]
-
-
-# ---- TRANSITIONAL: sim/validation.py (being rewritten elsewhere) still imports these two
-# private names; delete both once it uses `bounds_text` and `leaves`.
-def _bounds(key: str) -> tuple[str | None, str | None]:
-    return bounds_text(key)
-
-
-def _LEAVES_CACHE() -> dict:
-    return {key: (leaf.field, leaf.default) for key, leaf in leaves().items()}

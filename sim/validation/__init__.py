@@ -19,14 +19,15 @@ Layout (one idea per module):
 - `suite`       — runs the sections and writes one results directory (`validation.json`);
 - `plots`, `report`, `report_checks`, `report_format` — figures and REPORT.md from the
   results alone (no number typed in);
-- `cli`         — `gridsim validate [--quick] [--out DIR] [--docs] [--replot DIR]`.
+- `cli`         — `gridsim validate [--quick] [--out DIR] [--docs] [--replot DIR]`; it is
+  the command-line layer, so `sim.cli` imports `add_commands` from `sim.validation.cli`
+  (this package may not import upwards, tests/test_house.py).
 
 Runs go through `sim.experiments.pool.Runner`; replicate seeds are `sim.execute.replicate_seeds`.
 """
 
 from __future__ import annotations
 
-from .cli import add_commands, publish
 from .figures import Figure, FigureError, Figures, load_figures, parse_figures
 from .guigang import compare, fit_and_predict, guigang_check, scenario_change
 from .report import report_markdown, write_report
@@ -34,6 +35,6 @@ from .settings import PRESETS, Settings
 from .stats import mean_ci, paired
 from .suite import SECTIONS, run_checks, run_validation
 
-__all__ = ["PRESETS", "SECTIONS", "Figure", "FigureError", "Figures", "Settings", "add_commands", "compare",
-           "fit_and_predict", "guigang_check", "load_figures", "mean_ci", "paired", "parse_figures", "publish",
-           "report_markdown", "run_checks", "run_validation", "scenario_change", "write_report"]
+__all__ = ["PRESETS", "SECTIONS", "Figure", "FigureError", "Figures", "Settings", "compare", "fit_and_predict",
+           "guigang_check", "load_figures", "mean_ci", "paired", "parse_figures", "report_markdown", "run_checks",
+           "run_validation", "scenario_change", "write_report"]

@@ -48,6 +48,8 @@ def cmd_validate(args) -> int:
         if not (src / "validation.json").exists():
             raise ScenarioError(f"--replot {src}: no validation.json there")
         res = json.loads((src / "validation.json").read_text(encoding="utf-8"))
+        if "figures" not in res:
+            raise ScenarioError(f"--replot {src}: validation.json was written by an older gridsim; run the validation again")
         write_report(res, src)
         print(f"redrew {src}/REPORT.md and its figures from validation.json")
         if args.docs:

@@ -98,8 +98,8 @@ class Figure(BaseModel):
         return self
 
     def to_entry(self) -> dict:
-        """The entry as in the file (what validation.json keeps)."""
-        return self.model_dump(exclude_none=True, exclude={"masked"})
+        """The entry as in the file (what validation.json keeps): unset fields left out, `value` kept."""
+        return {k: v for k, v in self.model_dump(exclude={"masked"}).items() if v is not None or k == "value"}
 
 
 class Figures:

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-# the one place the package imports calibration: the lead may move it to sim.analysis.calibration
+# the one place this package imports calibration (change this line if it moves again)
 from ..analysis.calibration import calibrate, write_overlay
 from ..execute import replicate_seeds
 from ..experiments.pool import Runner, RunSpec
 from ..scenario import ROOT, Scenario, ScenarioError, load_scenario
-from .figures import Figures
+from .figures import FigureError, Figures
 from .settings import Settings
 from .stats import column, mean_ci, paired
 
@@ -55,7 +55,7 @@ def fit_and_predict(settings: Settings, runner: Runner, figures: Figures, *, fit
                     say: Callable[[str], None] = lambda s: None) -> dict:
     """The fit on 2015 and the 2016 prediction, from `figures` with held-out values hidden."""
     if any(f.held_out and not f.masked for f in figures):
-        raise ScenarioError("fit_and_predict: give it Figures.masked(), not figures with held-out values")
+        raise FigureError("fit_and_predict: give it Figures.masked(), not figures with held-out values")
     path15, path16 = SCENARIOS / "guigang_2015.yaml", SCENARIOS / "guigang_2016.yaml"
     s15, s16 = load_scenario(path15), load_scenario(path16)
     change = scenario_change(s15, s16)

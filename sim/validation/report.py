@@ -14,7 +14,7 @@ from pathlib import Path
 from .extras import outcome_info
 from .plots import draw_all, figure_of
 from .report_checks import cities_section, mechanism_section, sensitivity_section
-from .report_format import ci, figure_table, label_of, num, ok, pct, pts
+from .report_format import ci, figure_table, label_of, num, ok, pct, pts, value_text
 
 SAFETY = "survey_expected_share_safe"
 POP_SAFE = "population_share_safe"
@@ -61,7 +61,7 @@ def headline(res: dict, w) -> None:
         c = res["cities"]
         j = c["jincheng"]
         lines.append(f"- Jincheng: {pct(j['share_within_reported'])} of the model's cleared robberies are cleared within the "
-                     f"reported {num(j['reported_hours'])} h (median {num(j['call_to_clear']['p50'])} h).")
+                     f"reported {value_text(figure_of(res, j['figure']))} (median {num(j['call_to_clear']['p50'])} h).")
         f = c["fangchenggang"]
         lines.append(f"- Fangchenggang: coverage {f['low_coverage']:g} (assumed) → {f['file_coverage']:g} changes safety by "
                      f"{ci(f['change'][SAFETY], 100, 2, True)} points; ranks cannot be compared quantitatively.")

@@ -77,5 +77,6 @@ def figure_table(res: dict, ids: list[str]) -> list[str]:
     for fid in ids:
         f = figure_of(res, fid)
         use = f["role"] + (", **held out**" if f["held_out"] else "") + (f", vs `{f['outcome']}`" if f.get("outcome") else "")
-        rows.append(f"| `{fid}` | {f['year']} | {value_text(f)} | {use} | {cite(f)} |")
+        doc = f" — {f['source']}" if f.get("quote") else ""
+        rows.append(f"| `{fid}` | {f['year']} | {value_text(f)} | {use} | {cite(f)}{doc} |")
     return rows + [""]
