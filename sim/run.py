@@ -22,6 +22,7 @@ import math
 import os
 import platform
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,15 +108,35 @@ def town_frame(model: GovernanceModel) -> pd.DataFrame:
                          "grid": t.grid, "community": t.cell_community, "township": t.cell_township})
 
 
-def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots: bool = True,
-                  outcomes: dict | None = None) -> dict:
-    """Write every output into `out` atomically; return the summary."""
+@contextmanager
+def atomic_directory(out: Path, keep_previous: bool = True):
+    """Yield a temporary sibling of `out` to fill; on success it replaces `out` in one rename
+    (the earlier `out` kept as `<out>.prev`, or deleted); on any failure it is removed and
+    `out` is left as it was.  So a crash or a Ctrl-C never leaves half a result."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
+        yield tmp
+        if out.exists():
+            if keep_previous:
+                prev = out.parent / f"{out.name}.prev"
+                shutil.rmtree(prev, ignore_errors=True)
+                out.rename(prev)
+            else:
+                shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots: bool = True,
+                  outcomes: dict | None = None) -> dict:
+    """Write every output into `out` atomically; return the summary."""
+    with atomic_directory(Path(out)) as tmp:
         summary = summary_of(model, wall_seconds, outcomes)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         model.datacollector.get_model_vars_dataframe().to_csv(tmp / "daily.csv", index=False)
@@ -130,14 +151,6 @@ def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots:
             from .plots import plot_run
 
             plot_run(tmp)
-        if out.exists():
-            prev = out.parent / f"{out.name}.prev"
-            shutil.rmtree(prev, ignore_errors=True)
-            out.rename(prev)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary
 
 

@@ -9,8 +9,6 @@ renamed into place at the end, so an interrupted run leaves the previous one who
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -71,7 +69,7 @@ def run_validation(out: str | Path, settings: Settings, workers: int | None = No
                    say: Callable[[str], None] = lambda s: None, sections: tuple[str, ...] = SECTIONS,
                    figures: Figures | None = None) -> dict:
     """Run the sections and write validation.json, REPORT.md and the figures into `out` (only)."""
-    from ..run import _jsonable, versions
+    from ..run import _jsonable, atomic_directory, versions
     from .report import write_report
 
     unknown = set(sections) - set(SECTIONS)
@@ -81,11 +79,7 @@ def run_validation(out: str | Path, settings: Settings, workers: int | None = No
     t0 = time.perf_counter()
     out = Path(out)
     check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with atomic_directory(out, keep_previous=False) as tmp:
         with Runner(workers) as runner:
             results = {"settings": asdict(settings), "versions": versions(), "confidence": CONFIDENCE,
                        "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "workers": runner.workers,
@@ -97,10 +91,4 @@ def run_validation(out: str | Path, settings: Settings, workers: int | None = No
         results = _jsonable(results)
         (tmp / "validation.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         write_report(results, tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return results
