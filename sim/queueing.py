@@ -30,17 +30,25 @@ def to_work(t, start, hours):
     return k * hours + np.minimum(t - start - k * DAY, hours)
 
 
+#: working time within this many hours of a shift boundary is on the boundary: w is built by
+#: sums (k·h + h) and compared with products ((k+1)·h), which differ in the last bits
+BOUNDARY_EPS = 1e-9
+
+
 def from_work_start(w, start, hours):
     """Working-time → calendar hour at which that much work is done; on a shift boundary,
-    the *start* of the next shift (where new work would begin)."""
-    k = np.floor(w / hours)
-    return start + k * DAY + (w - k * hours)
+    the *start* of the next shift (where new work would begin).
+
+    A plain `floor(w / hours)` rounds across the boundary (0.5 + 0.1 over 0.1 gives
+    5.999…), which would start a case at the end of the previous shift, before it arrived."""
+    k = np.floor((w + BOUNDARY_EPS) / hours)
+    return start + k * DAY + np.maximum(w - k * hours, 0.0)
 
 
 def from_work_end(w, start, hours):
     """As `from_work_start`, but on a boundary the *end* of the shift (where work stops)."""
-    k = np.ceil(w / hours) - 1.0
-    return start + k * DAY + (w - k * hours)
+    k = np.ceil((w - BOUNDARY_EPS) / hours) - 1.0
+    return start + k * DAY + np.minimum(w - k * hours, hours)
 
 
 @dataclass
@@ -49,8 +57,12 @@ class EventQueue:
 
     heap: list = field(default_factory=list)
     seq: int = 0
+    now: float = -math.inf     # time of the event being handled: nothing may be scheduled before it
 
     def push(self, time: float, kind: int, ident: int, arg: int = 0) -> None:
+        if time < self.now:
+            raise RuntimeError(f"event of kind {kind} for {ident} scheduled at hour {time:.6f}, before the clock "
+                               f"({self.now:.6f}): the event core went back in time")
         self.seq += 1
         heapq.heappush(self.heap, (time, self.seq, kind, ident, arg))
 
@@ -58,7 +70,9 @@ class EventQueue:
         """Yield events in time order while the next one is before `t_end`."""
         heap = self.heap
         while heap and heap[0][0] < t_end:
-            yield heapq.heappop(heap)
+            event = heapq.heappop(heap)
+            self.now = event[0]
+            yield event
 
     def __len__(self) -> int:
         return len(self.heap)

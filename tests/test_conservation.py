@@ -59,8 +59,19 @@ def test_every_dispute_ends_exactly_once(finished):
     st = tab.status[:n]
     resolved, converted = st == RESOLVED, st == CONVERTED
     open_ = (st == LATENT) | (st == IN_LADDER)
-    assert np.all(resolved ^ converted ^ open_) and not np.any(resolved & converted)
-    assert resolved.sum() + converted.sum() + open_.sum() == n
+    assert resolved.sum() + converted.sum() + open_.sum() == n     # no status outside the four
+    # a second ledger, the rung intervals, agrees: an ended dispute is at no rung, one in
+    # the ladder at exactly its own, a hidden one at none; where it ended it left its last rung then
+    enter = np.stack([getattr(tab, f"t_enter_{r}")[:n] for r in RUNGS], axis=1)
+    exit_ = np.stack([getattr(tab, f"t_exit_{r}")[:n] for r in RUNGS], axis=1)
+    at = np.isfinite(enter) & np.isnan(exit_)                       # rungs each dispute is at now
+    assert np.all(at.sum(axis=1) <= 1), "a dispute at two rungs at once"
+    here = at.any(axis=1)
+    assert not np.any(here & (resolved | converted | (st == LATENT))), "an ended or hidden dispute still at a rung"
+    np.testing.assert_array_equal(here, (st == IN_LADDER) & (tab.rung[:n] >= 0))
+    np.testing.assert_array_equal(at[here].argmax(axis=1), tab.rung[:n][here])
+    left = np.flatnonzero((resolved | converted) & np.isfinite(enter).any(axis=1))
+    np.testing.assert_array_equal(exit_[left, tab.rung[:n][left]], tab.t_close[:n][left])
     close, onset = tab.t_close[:n], tab.onset[:n]
     ended = resolved | converted
     assert np.all(np.isfinite(close[ended])) and np.all(close[ended] <= horizon)
@@ -71,12 +82,14 @@ def test_every_dispute_ends_exactly_once(finished):
     assert np.all(np.isfinite(tab.t_known[:n][resolved]))
     assert np.all(close[resolved] >= tab.t_known[:n][resolved])
     assert np.all(tab.rung[:n][resolved] >= 0)
-    # the summary counts the same thing
+    # the summary, read from the table, agrees with the counters kept as events happened
+    # (new when drawn, resolved/converted when closed, open per grid ±1)
     s = summarise(m)
-    assert (s["disputes"], s["disputes_resolved"], s["disputes_converted"], s["disputes_open"]) == (
-        n, int(resolved.sum()), int(converted.sum()), int(open_.sum()))
-    # and so does the daily series: each dispute counted once when it arose and once when it ended
     series = m.datacollector.get_model_vars_dataframe()
+    assert (s["disputes"], s["disputes_resolved"], s["disputes_converted"], s["disputes_open"]) == (
+        series["disputes_new"].sum(), series["disputes_resolved"].sum(), series["disputes_converted"].sum(),
+        m.disputes.open_by_grid.sum())
+    # and so does the daily series: each dispute counted once when it arose and once when it ended
     assert series["disputes_new"].sum() == n
     assert series["disputes_resolved"].sum() == resolved.sum()
     assert series["disputes_converted"].sum() == converted.sum()

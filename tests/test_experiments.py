@@ -21,7 +21,7 @@ import yaml
 
 from sim.cli import main
 from sim.experiments import Store, load_experiment, run_seed, run_sweep
-from sim.analysis.curves import axis_curve, routine_capacity, runaway_threshold, t_interval
+from sim.analysis.curves import RUNAWAY_OUTCOMES, axis_curve, routine_capacity, runaway_threshold, t_interval
 from sim.experiments.design import ExperimentError, set_args
 from sim.experiments.store import NOT_OUTCOMES
 
@@ -320,7 +320,8 @@ def test_runaway_threshold_criterion():
 
 
 def test_plot_writes_curves_heatmaps_and_threshold(small_sweep):
-    assert main(["plot", str(small_sweep)]) == 0
+    # a criterion other than the defaults, so that what criterion.json records can only be what was used
+    assert main(["plot", str(small_sweep), "--elasticity", "0.5", "--confidence", "0.9"]) == 0
     plots = small_sweep / "plots"
     names = {p.name for p in plots.glob("*.png")}
     assert {"curves_residents_per_grid.png", "curves_camera_coverage.png", "threshold_residents_per_grid.png",
@@ -329,7 +330,20 @@ def test_plot_writes_curves_heatmaps_and_threshold(small_sweep):
     assert set(curves["axis"]) == {"residents_per_grid", "camera_coverage"} and curves["n"].le(2).all()
     cost = curves[curves["outcome"] == "cost_yuan_per_resident_year"]
     assert len(cost) == 4 and (cost["n"] == 2).all() and cost["lo"].le(cost["mean"]).all()
-    assert json.loads((plots / "criterion.json").read_text())["elasticity"] == 1.0
+    # criterion.json records the criterion that was applied, and thresholds.csv is what that
+    # criterion finds on the curves written beside it
+    crit = json.loads((plots / "criterion.json").read_text())
+    assert (crit["elasticity"], crit["confidence"], crit["threshold_axis"]) == (0.5, 0.9, "residents_per_grid")
+    found = pd.read_csv(plots / "thresholds.csv")
+    axis = curves[curves["axis"] == crit["threshold_axis"]]
+    assert set(found["outcome"]) <= set(RUNAWAY_OUTCOMES)
+    for outcome in RUNAWAY_OUTCOMES:
+        thr = runaway_threshold(axis[axis["outcome"] == outcome], crit["elasticity"])
+        rows = found[found["outcome"] == outcome]
+        assert len(rows) == (thr is not None), outcome
+        if thr is not None:
+            assert rows.iloc[0][["x_before", "x"]].tolist() == [thr["x_before"], thr["x"]]
+            assert rows.iloc[0]["elasticity"] == crit["elasticity"]
     assert main(["plot", str(small_sweep), "--runaway", "no_such_outcome"]) == 2
 
 

@@ -30,11 +30,18 @@ from sim.town import Town
 TOL = 1e-5   # ≈ 100 float32 ulps at values ≤ 1: the update is a dozen float32 operations
 
 
+# trust and memory parameters all different, so that a mix-up of two of them shows
+DISTINCT = {"perception.trust_gain": 0.08, "perception.trust_loss": 0.05, "perception.trust_loss_unhandled": 0.2,
+            "perception.trust_gain_cleared": 0.07, "perception.trust_loss_uncleared": 0.12,
+            "perception.victim_memory_days": 365.0, "perception.dispute_memory_days": 150.0,
+            "perception.w_victim": 0.25, "perception.w_dispute": 0.15, "perception.bad_converted": 1.3}
+
+
 def world(**overrides):
     """A 4,000-resident town with its population and a Perception that never surveys
     (the observed period starts after the horizon of these tests)."""
     sc = sim.Scenario().with_overrides({"population": 4000, "scale": 1.0, "residents_per_grid": 400,
-                                        "camera_coverage": 0.0, **overrides}, "test")
+                                        "camera_coverage": 0.0, **DISTINCT, **overrides}, "test")
     rng = np.random.default_rng(5)
     town = Town(sc, rng)
     town.place_cameras(sc.camera_coverage, rng, sc.perception.camera_near_cells)
@@ -68,25 +75,27 @@ def twins_in_one_cell(pop, k: int = 2, base: float = 0.6) -> np.ndarray:
 
 # --------------------------------------------------------------------------- safety
 def test_own_victimisation_lowers_safety_by_w_victim_times_the_memory():
-    """Twins in one cell (same baseline, same grid and cell terms); one is victimised on
-    day 0 (twice on day 3).  The gap in targets is w_victim × the victim's memory, and the
-    gap in safety follows the adaptation recurrence toward it."""
+    """Twins in one cell (same baseline 0.6, same grid and cell terms, which are zero here);
+    one is victimised on day 0 and twice on day 3.  Its target is the baseline less
+    w_victim × its memory, clipped at 0 (from day 3 the clip binds: 0.6 − 0.25 × 2.98 < 0),
+    and the gap in safety follows the adaptation recurrence toward the gap in targets."""
     p, town, pop, perc, _ = world()
-    a, b, c = twins_in_one_cell(pop, 3)           # a: victim once on day 0 and twice on day 3; b, c: never
+    a, b, c = twins_in_one_cell(pop, 3)           # a: the victim; b, c: never victims
+    base = 0.6
     decay = math.exp(-1.0 / p.victim_memory_days)
     memory, gap = 0.0, 0.0                        # a's victim memory, safety(b) − safety(a)
     for day in range(8):
         victims = [a] if day == 0 else [a, a] if day == 3 else []
         perc.update(day, **quiet_day(town, victims=victims))
         memory = (memory + len(victims)) * decay
-        target_gap = p.w_victim * memory
+        target_gap = base - min(max(base - p.w_victim * memory, 0.0), 1.0)
         gap = target_gap if day == 0 else gap + p.adapt_daily * (target_gap - gap)
         assert pop.victim_memory[a] == pytest.approx(memory, abs=TOL) and pop.victim_memory[b] == 0
-        assert pop.safety[b] == pop.safety[c]      # the untouched twins stay identical
+        assert pop.safety[b] == pop.safety[c] == pytest.approx(base, abs=TOL)   # the untouched twins stay put
         assert pop.safety[b] - pop.safety[a] == pytest.approx(gap, abs=TOL), f"day {day}"
-    assert gap > 0.1                               # the effect is large next to TOL: the test can fail
-    # the safety target is clipped to [0, 1] but the twins' baseline 0.6 keeps it well inside
-    assert 0 < pop.safety[a] < pop.safety[b] < 1
+    assert p.w_victim * memory > base             # the clip was reached (the test covers it)
+    assert gap > 0.1                              # the effect is large next to TOL: the test can fail
+    assert 0 < pop.safety[a] < pop.safety[b]
 
 
 @pytest.mark.parametrize("days", [1, 20])
@@ -191,8 +200,8 @@ def test_model_hands_every_victim_to_perception_once():
     on which it was the victim of an incident (D days run): every incident of the table,
     dispute-born assaults included, reached perception exactly once, on its own day."""
     sc = sim.Scenario().with_overrides({"population": 3000, "scale": 1.0, "days": 40,
-                                        "crime.rate_per_10k_year.theft": 3000.0,
-                                        "crime.rate_per_10k_year.burglary": 1000.0,
+                                        "crime.rate_per_10k_year.theft": 20000.0,
+                                        "crime.rate_per_10k_year.burglary": 5000.0,
                                         "disputes.conversion_daily": [0.02, 0.05, 0.1]}, "test")
     m = sim.GovernanceModel(sc, rng=3).run()
     inc = m.crime.table

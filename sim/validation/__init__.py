@@ -11,7 +11,7 @@ Layout (one idea per module):
 - `extras`      — outcome extras computed on a finished model (robbery times, same-day
   resolution, full-time placement, queue waits) and their catalogue entries;
 - `guigang`     — the held-out check: fit 2015, predict 2016 from the scenario files'
-  difference, then compare (the only module that imports `sim.calibration`);
+  difference, then compare (the only module that imports `sim.analysis.calibration`);
 - `cities`      — Jincheng, Fangchenggang, Huizhou, Laibin against their documents;
 - `queues`      — the grid rung against M/M/1 and Erlang C;
 - `levers`      — each lever alone, paired steps, monotonicity;
