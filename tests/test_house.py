@@ -125,3 +125,16 @@ def test_no_import_cycles():
 def test_no_file_in_sim_is_over_500_lines():
     long = {str(p.relative_to(PKG)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > 520}
     assert not long, long
+
+
+def test_names_read_elsewhere_come_from_the_catalogue():
+    """The sweep store's daily columns, the plots' default outcomes and the calibration's survey
+    shares all name catalogue entries."""
+    from sim.analysis.calibration import DEFAULT_FIT, SURVEY_SHARES
+    from sim.analysis.curves import RUNAWAY_OUTCOMES
+    from sim.experiments.store import DAILY_COLUMNS
+
+    assert set(DAILY_COLUMNS) <= set(SERIES)
+    assert set(RUNAWAY_OUTCOMES) <= set(OUTCOMES)
+    assert set(DEFAULT_FIT) | set(SURVEY_SHARES) <= set(OUTCOMES)
+    assert all(OUTCOMES[k].is_share for k in SURVEY_SHARES)

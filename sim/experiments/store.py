@@ -150,10 +150,6 @@ class Store:
     def transaction(self):
         return _Transaction(self.db)
 
-    def finished_ids(self, status: tuple[str, ...] = ("done", "failed")) -> set[str]:
-        marks = ",".join("?" * len(status))
-        return {r[0] for r in self.db.execute(f"SELECT run_id FROM runs WHERE status IN ({marks})", status)}
-
     def has(self, run_id: str, status: tuple[str, ...] = ("done", "failed")) -> bool:
         marks = ",".join("?" * len(status))
         return self.db.execute(f"SELECT 1 FROM runs WHERE run_id = ? AND status IN ({marks})",
