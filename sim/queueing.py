@@ -121,7 +121,8 @@ class ServerPool:
             return None
         st, hr = self.start[a:b], self.hours[a:b]
         w = np.maximum(to_work(t, st, hr), self.free_w[a:b])
-        t_start = from_work_start(w, st, hr)
+        # never before the arrival: the working-time round trip may land a rounding error early
+        t_start = np.maximum(from_work_start(w, st, hr), t)
         key = t_start if lead is None else t_start + lead(slice(a, b))
         k = int(np.argmin(key))
         return a + k, float(t_start[k])
@@ -130,7 +131,11 @@ class ServerPool:
         """Calendar time at which `work_hours` of work begun at `t_start` by `s` is done."""
         st, hr = self.start[s], self.hours[s]
         w0 = float(to_work(t_start, st, hr))
-        return float(from_work_end(w0 + work_hours, st, hr)) if work_hours > 0 else t_start
+        if work_hours <= 0:
+            return t_start
+        # never before the start: work smaller than BOUNDARY_EPS begun at a shift's start would
+        # otherwise map to the end of the shift before
+        return max(float(from_work_end(w0 + work_hours, st, hr)), t_start)
 
     def occupy(self, s: int, t_start: float, t_end: float) -> None:
         """Server `s` works from `t_start` to `t_end` (calendar); book its hours per day."""
