@@ -154,3 +154,26 @@ def test_pool_night_shift_is_on_duty_from_hour_zero():
     'free from hour 0', so a case arriving at 01:00 must start at once."""
     pool = ServerPool([0], 1, 22.0, 8.0, horizon_days=5)
     assert pool.earliest(0, 1.0)[1] == pytest.approx(1.0)
+
+
+def test_working_time_round_trip_never_goes_back_in_time():
+    """Property: for any shift (start, hours) and arrival t, an idle server starts at or after t,
+    and work of any size (down to 1e-12 h) begun at the start finishes at or after it.  Floating
+    rounding across shift boundaries once broke both (a case served before it arrived; the event
+    clock pushed back ~15 h), which the event queue now refuses outright."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from sim.queueing import ServerPool
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(start=st.floats(0, 23.99), hours=st.floats(1e-3, 24.0), day=st.integers(0, 300),
+           offset=st.floats(0, 24.0), work=st.sampled_from([0.0, 1e-12, 1e-9, 1e-6, 0.1, 1.0, 30.0]))
+    def check(start, hours, day, offset, work):
+        pool = ServerPool([0], 1, start, hours, horizon_days=400)
+        t = day * 24.0 + offset
+        _s, t_start = pool.earliest(0, t)
+        assert t_start >= t
+        assert pool.finish_time(0, t_start, work) >= t_start
+
+    check()
