@@ -10,6 +10,15 @@ there is one seed convention:
   spawned by numpy's `SeedSequence` (`spawn_key`), so streams of different replicates are
   independent and the same replicate at two design points meets the same dice (common
   random numbers).
+
+Memory.  `memory_estimate(scenario)` says, from the parameters alone and in microseconds,
+how many bytes a run will need at its peak (residents, cells, every server's busy row over
+the horizon, the expected disputes and incidents, the DataCollector); `check_memory`
+refuses work that would not fit in the memory available, so `gridsim run`, sweeps,
+calibration and validation fail in one line before allocating anything.  Measured against
+peak RSS (`sim.bench.PeakRSS`, above the interpreter's own): 100,000 residents × 545 days
+46 MiB estimated vs 46 MiB, 1 M × 545 165 vs 155 MiB, Huizhou at scale 0.5 (3.0 M) 437 vs
+416 MiB; the busy rows are an upper bound (pages of servers that never work stay unmapped).
 """
 
 from __future__ import annotations
@@ -75,3 +84,134 @@ def execute(scenario, seed: int | None = None, *, daily: bool = False, keep_mode
         model=model if keep_model else None,
         extras={fn.__name__: fn(model) for fn in extras} if extras else None,
     )
+
+
+# --------------------------------------------------------------------------- memory, before allocating
+#: bytes a resident costs: 40 in its columns (population.py) and about 56 more in the
+#: temporaries of the daily whole-array update, the survey and the summary
+BYTES_PER_RESIDENT = 96
+#: bytes a cell costs: a dozen per-cell arrays of the town and their temporaries while it is built
+BYTES_PER_CELL = 160
+#: bytes a server costs besides its busy row: its Mesa agent and its entries in the pool's arrays
+BYTES_PER_SERVER = 1_200
+#: bytes of event-heap entries and lists per dispute or incident, besides its table row
+BYTES_PER_EVENT_OBJECTS = 100
+#: bytes per daily value the DataCollector keeps (Python objects in lists), and per tracked
+#: resident-day (a tuple of five values, then a DataFrame row)
+BYTES_PER_DAILY_VALUE = 40
+BYTES_PER_TRACKED_DAY = 180
+#: bytes every run needs whatever its size (first use of scipy.stats, Mesa's bookkeeping, the summary)
+BYTES_PER_RUN = 32 * 2**20
+#: a worker process (interpreter, numpy, pandas, Mesa, the model's code) before its first run
+BYTES_PER_PROCESS = 160 * 2**20
+#: refuse when the need exceeds this share of the memory available now
+MEMORY_MARGIN = 0.8
+
+
+def _value(scenario, overrides: dict[str, Any] | None, key: str) -> Any:
+    if overrides and key in overrides:
+        return overrides[key]
+    value: Any = scenario
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def memory_estimate(scenario, overrides: dict[str, Any] | None = None, *, outputs: bool = False) -> int:
+    """Bytes one run of `scenario` (with `overrides` by dotted key, unvalidated) needs at its
+    peak, besides the process it runs in — computed from the parameters alone, in
+    microseconds, so it can be checked before anything is allocated.
+
+    Residents and cells (their columns and daily temporaries), every server (its busy row of
+    float32 over the horizon, `ServerPool.busy`, and its Mesa agent), the expected disputes
+    and incidents (their table rows and event-heap entries) and the DataCollector (daily
+    values, tracked residents).  `outputs`: also the frames `gridsim run` builds to write
+    the event logs (about two more copies of the tables)."""
+    import math
+
+    from .crime import INCIDENT_SCHEMA
+    from .disputes import DISPUTE_SCHEMA
+    from .scenario import CRIME_TYPES
+
+    def v(key: str) -> float:
+        return float(_value(scenario, overrides, key))
+
+    n = max(1.0, round(v("population") * v("scale")))
+    days = v("warmup_days") + v("days")
+    cells = math.ceil(math.sqrt(math.ceil(n / v("town.residents_per_cell")))) ** 2
+    grids = n / v("residents_per_grid") + 1
+    communities = n / v("town.residents_per_community") + 1
+    townships = n / v("town.residents_per_township") + 1
+
+    def staff(per_10k: float, units: float) -> float:
+        return per_10k * n / 1e4 + units if per_10k > 0 else 0.0   # at least one per unit
+
+    servers = (grids * max(1.0, math.ceil(v("staffing.workers_per_grid")))
+               + staff(v("staffing.police_per_10k") * v("staffing.police_on_duty_share"), townships)
+               + staff(v("staffing.mediators_per_10k"), communities)
+               + staff(v("staffing.township_mediators_per_10k"), townships)
+               + staff(v("staffing.court_servers_per_100k") / 10.0, 1))
+    disputes = v("disputes.rate_per_10k_year") / 1e4 / 365.0 * n * days * 1.3 + 64
+    incidents = sum(v(f"crime.rate_per_10k_year.{k}") for k in CRIME_TYPES) / 1e4 / 365.0 * n * days * 1.3 + 64
+    row_d = sum(np.dtype(dt).itemsize for dt, _ in DISPUTE_SCHEMA.values())
+    row_i = sum(np.dtype(dt).itemsize for dt, _ in INCIDENT_SCHEMA.values())
+    # tables are allocated for 1.3 × the expected count (filled, so every page is touched)
+    tables = disputes * (row_d + BYTES_PER_EVENT_OBJECTS) + incidents * (row_i + BYTES_PER_EVENT_OBJECTS)
+    if outputs:
+        tables += 2 * (disputes * row_d + incidents * row_i)
+    total = (BYTES_PER_RUN + n * BYTES_PER_RESIDENT + cells * BYTES_PER_CELL
+             + servers * (4.0 * (days + 1) + BYTES_PER_SERVER)   # busy rows: an upper bound (untouched pages stay unmapped)
+             + tables
+             + days * 30 * BYTES_PER_DAILY_VALUE
+             + min(v("track_residents"), n) * days * BYTES_PER_TRACKED_DAY)
+    return int(total)
+
+
+def gb(nbytes: float) -> str:
+    """Bytes as GB with the precision a message needs (0.25 GB, 3.1 GB, 120 GB)."""
+    g = nbytes / 1e9
+    return f"{g:.2g} GB" if g < 10 else f"{g:,.0f} GB"
+
+
+def check_memory(need: float, what: str, hint: str = "lower --scale or --days") -> None:
+    """Refuse (one-line ScenarioError) when `need` bytes would not fit in the memory available
+    now, with a margin (`MEMORY_MARGIN`); `what` names the work, e.g. "the run (6,042,852 residents × 545 days)"."""
+    import psutil
+
+    from .scenario import ScenarioError
+
+    available = psutil.virtual_memory().available
+    if need > MEMORY_MARGIN * available:
+        raise ScenarioError(f"{what} would need about {gb(need)}, the machine has {gb(available)} available; {hint}")
+
+
+#: seeds are stored as SQLite INTEGER (signed 64 bits) with a sweep's runs
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int | None, flag: str = "--seed") -> None:
+    """Refuse a seed outside 0 … 2**63 − 1 in one line (numpy takes no negative seed; a sweep
+    store holds 64-bit integers)."""
+    from .scenario import ScenarioError
+
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        shown = seed if abs(seed) < 10**30 else f"(a {seed.bit_length()}-bit integer)"
+        raise ScenarioError(f"{flag} {shown}: must be between 0 and 2**63 − 1 ({MAX_SEED})")
+
+
+#: parameters of which more means less memory (more residents per unit: fewer units)
+MEMORY_SHRINKS = ("town.residents_per_cell", "residents_per_grid", "town.residents_per_community",
+                  "town.residents_per_township")
+
+
+def largest_overrides(axes: dict[str, list[Any]]) -> dict[str, Any]:
+    """The corner of a design that needs the most memory: each numeric axis at its largest
+    value (its smallest for `MEMORY_SHRINKS`).  `memory_estimate` grows with every other
+    number it reads, so this bounds every point of a factorial design and every sample of
+    an lhs/sobol range."""
+    out = {}
+    for key, values in axes.items():
+        nums = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        if nums:
+            out[key] = min(nums) if key in MEMORY_SHRINKS else max(nums)
+    return out

@@ -18,9 +18,16 @@ MAX_MAP_POINTS = 20_000
 
 
 def _save(fig, path: Path) -> None:
+    """Write the figure atomically (a unique temporary name, then one rename): a kill never
+    leaves a truncated PNG over a good one."""
+    from .run import atomic_file
+
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
 
 
 def plot_safety(daily: pd.DataFrame, surveys: list[dict], path: Path, title: str) -> None:

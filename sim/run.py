@@ -13,15 +13,25 @@ directory:
 The directory is written under a temporary name and renamed into place only when
 complete, so a crash or a Ctrl-C never leaves half a result; an earlier result in the
 same place is kept as `<DIR>.prev` rather than lost.
+
+Files and directories every command writes go the same way (`atomic_file`,
+`atomic_directory`): a unique temporary name in the same directory, `.NAME.tmp-PID-RANDOM`,
+then one `os.replace`.  Temporaries left by a process that was killed (its PID no longer
+alive) are removed the next time a command writes into that directory
+(`remove_stale_temps`).  `check_out_path` checks an output path before any work starts.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import platform
+import re
+import secrets
 import shutil
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -108,6 +118,120 @@ def town_frame(model: GovernanceModel) -> pd.DataFrame:
                          "grid": t.grid, "community": t.cell_community, "township": t.cell_township})
 
 
+# --------------------------------------------------------------------------- writing safely
+#: `.NAME.tmp-PID` or `.NAME.tmp-PID-RANDOM`: what `temp_path` makes (and older gridsim made)
+_TEMP = re.compile(r"^\..+\.tmp-(\d+)(?:-[0-9a-f]+)?$")
+#: kernel pseudo-filesystems: never a place for results
+_PSEUDO = ("/proc", "/sys")
+
+
+def temp_path(target: Path) -> Path:
+    """A unique temporary name beside `target` (same directory, so `os.replace` is one rename):
+    two processes, or two writers in one process, never share one."""
+    target = Path(target)
+    return target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True          # someone else's live process (or a PID we cannot ask about): keep
+    return True
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Remove the temporary files and directories (`.NAME.tmp-PID[-RANDOM]`) in `directory`
+    whose writer is dead (no live process has its PID); return what was removed.  A live
+    writer's temporaries, and anything else, are left alone."""
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m is None or _alive(int(m.group(1))):
+            continue
+        path = Path(entry.path)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+        except OSError:
+            pass
+    return removed
+
+
+@contextmanager
+def atomic_file(target: Path):
+    """Yield a unique temporary path beside `target` to write; on success it replaces `target`
+    in one `os.replace` (after an fsync), on failure it is removed and `target` is left as it
+    was.  So a kill mid-write never leaves a truncated file over a good one.  Stale
+    temporaries of dead writers in the directory are removed first."""
+    target = Path(target)
+    remove_stale_temps(target.parent)
+    tmp = temp_path(target)
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def check_out_path(path: str | Path | None, flag: str = "--out", *, kind: str = "directory") -> Path:
+    """Refuse, before any work, an output path that could not be written: empty, under a
+    regular file, in /proc or /sys, an existing path of the wrong kind (`kind`: "directory"
+    or "file"), or a place where no file can be created (read-only filesystem, no
+    permission) — probed by creating and removing a temporary file in the nearest existing
+    directory.  Returns the path; every refusal is one ScenarioError line."""
+    from .scenario import ScenarioError
+
+    if path is None or not str(path).strip():
+        raise ScenarioError(f"{flag} {str(path)!r}: empty; give a {kind} name")
+    path = Path(path)
+    try:
+        full = Path(os.path.abspath(path))
+    except (ValueError, OSError) as exc:
+        raise ScenarioError(f"{flag} {str(path)[:80]!r}: not a usable path ({exc})") from None
+    pseudo = next((p for p in _PSEUDO if full == Path(p) or Path(p) in full.parents), None)
+    if pseudo:
+        raise ScenarioError(f"{flag} {path}: {pseudo} is a kernel pseudo-filesystem; write to a directory on disk")
+    try:
+        if path.exists():
+            if kind == "directory" and not path.is_dir():
+                raise ScenarioError(f"{flag} {path}: exists and is not a directory")
+            if kind == "file" and path.is_dir():
+                raise ScenarioError(f"{flag} {path}: is a directory; give a file name")
+        ancestor = full.parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+    except OSError as exc:        # e.g. a name too long
+        raise ScenarioError(f"{flag} {path}: not a usable path ({exc.strerror or exc})") from None
+    if not ancestor.is_dir():
+        raise ScenarioError(f"{flag} {path}: {ancestor} is a file, not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(dir=ancestor, prefix=f".gridsim-probe-{os.getpid()}-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        why = "read-only filesystem" if exc.errno == errno.EROFS else (exc.strerror or str(exc)).lower()
+        raise ScenarioError(f"{flag} {path}: cannot write in {ancestor} ({why})") from None
+    return path
+
+
 @contextmanager
 def atomic_directory(out: Path, keep_previous: bool = True):
     """Yield a temporary sibling of `out` to fill; on success it replaces `out` in one rename
@@ -115,8 +239,8 @@ def atomic_directory(out: Path, keep_previous: bool = True):
     `out` is left as it was.  So a crash or a Ctrl-C never leaves half a result."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_stale_temps(out.parent)
+    tmp = temp_path(out)
     tmp.mkdir()
     try:
         yield tmp

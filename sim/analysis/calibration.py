@@ -7,7 +7,7 @@
   10 % of the value — see `default_se`).
 - **Parameters** fitted are scalar numbers whose provenance is *assumption*: the scenario
   file's own `source:` if it gives one, else the schema's.  A documented parameter is refused
-  unless `--force`.  Bounds are the schema's limits (`ge`/`le`) where it closes both sides,
+  unless `--force`.  Bounds are the schema's limits (`ge`/`le`) for a share (both limits within [0, 1]),
   else default/4 to default×4 within whatever limit it gives; both ends are then pulled 1 %
   of the width inside (the model's Beta draws need a mean strictly inside (0, 1), strict
   limits must not be hit); `--bounds KEY=LO,HI` overrides.
@@ -92,13 +92,13 @@ def default_bounds(key: str, scenario: Scenario) -> tuple[float, float, str]:
     """Search range of a fitted parameter and how it was set (see the module doc)."""
     value = float(scenario.flat()[key])
     lo, hi = bounds(key).lo, bounds(key).hi
-    if lo is not None and hi is not None:
-        how = "the schema's limits"
+    if lo is not None and hi is not None and lo >= 0.0 and hi <= 1.0:
+        how = "the schema's limits"        # a share or probability: its whole range
     else:
         wide_lo, wide_hi = (value / 4.0, value * 4.0) if value > 0 else (0.0, 1.0)
         lo = wide_lo if lo is None else max(lo, wide_lo)
         hi = wide_hi if hi is None else min(hi, wide_hi)
-        how = "default/4 to default×4 within the schema's limits"
+        how = "default/4 to default×4 within the schema's limits"   # physical limits are far wider than plausible
     width = hi - lo
     # keep off closed (and open) ends: Beta means, probabilities of 0 or 1 and strict limits
     lo, hi = lo + 0.01 * width, hi - 0.01 * width

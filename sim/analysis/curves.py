@@ -149,11 +149,31 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
+    """Write the figure atomically (unique temporary name, then one rename)."""
+    from ..run import atomic_file
+
     plt = _pyplot()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return path
+
+
+def _write_text(path: Path, text: str) -> None:
+    from ..run import atomic_file
+
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _write_csv(path: Path, df: pd.DataFrame) -> None:
+    from ..run import atomic_file
+
+    with atomic_file(path) as tmp:
+        df.to_csv(tmp, index=False)
 
 
 def _logx(values) -> bool:
@@ -214,6 +234,9 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
         raise ExperimentError(f"{directory}: no outcome {unknown[0]!r} in the stored runs")
     outdir = directory / "plots"
     outdir.mkdir(exist_ok=True)
+    from ..run import remove_stale_temps
+
+    remove_stale_temps(outdir)      # left by a plot that was killed
     axes = meta["axes"]
     continuous = meta.get("design") in ("lhs", "sobol")
     params = meta.get("definition", {}).get("base_parameters", {})
@@ -264,10 +287,10 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
     if daily is not None:
         written += _plot_daily(daily, axes[0], outdir, title)
 
-    pd.DataFrame(table).to_csv(outdir / "curves.csv", index=False)
-    pd.DataFrame(thresholds, columns=["axis", "outcome", "elasticity", "x_before", "x", "slope", "before", "after"]) \
-        .to_csv(outdir / "thresholds.csv", index=False)
-    (outdir / "criterion.json").write_text(json.dumps({
+    _write_csv(outdir / "curves.csv", pd.DataFrame(table))
+    _write_csv(outdir / "thresholds.csv",
+               pd.DataFrame(thresholds, columns=["axis", "outcome", "elasticity", "x_before", "x", "slope", "before", "after"]))
+    _write_text(outdir / "criterion.json", json.dumps({
         "threshold_axis": threshold_axis, "elasticity": elasticity, "confidence": confidence, "bins": bins,
         "routine_capacity_residents_per_grid": list(capacity) if capacity else None,
         "rule": "first segment (x0, x1] with log(y1/y0)/log(x1/x0) >= elasticity and lower bound at x1 above upper bound at x0"},

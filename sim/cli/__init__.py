@@ -31,16 +31,19 @@ def cmd_outcomes(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from ..run import run_scenario
+    from ..execute import check_memory, check_seed, memory_estimate
+    from ..run import check_out_path, run_scenario
 
     overrides = parse_set(args.set)
     scenario = load_scenario(args.scenario, overrides)          # all validation before anything runs
     if args.days is not None or args.scale is not None:
         scenario = scenario.with_overrides({k: v for k, v in (("days", args.days), ("scale", args.scale)) if v is not None},
                                            "command line")
-    out = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
-    if out.exists() and not out.is_dir():
-        raise ScenarioError(f"--out {out}: exists and is not a directory")
+    check_seed(args.seed)
+    out = check_out_path(args.out if args.out is not None else Path("out") / Path(args.scenario).stem)
+    check_memory(memory_estimate(scenario, outputs=True),
+                 f"{args.scenario}: the run ({scenario.residents:,} residents × {scenario.total_days:,} days)",
+                 "lower --scale or --days")
     summary = run_scenario(scenario, out, seed=args.seed, progress=not args.quiet)
     print(f"{scenario.name}: {summary['days']} days, seed {summary['seed']}, {summary['wall_seconds']:.1f} s → {out}/")
     print(outcome_table(summary))

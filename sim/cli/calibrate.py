@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from ..analysis.calibration import calibrate, parse_bounds, parse_kv_floats, write_overlay
+from ..execute import BYTES_PER_PROCESS, check_memory, check_seed, memory_estimate
 from ..experiments.pool import Runner
+from ..run import check_out_path
 from ..scenario import Scenario, ScenarioError, load_scenario, parse_set
 
 
@@ -27,11 +29,24 @@ def cmd_calibrate(args) -> int:
         raise ScenarioError(f"--scale {scale}: must be in (0, 1]")
     if args.days is not None and args.days < 1:
         raise ScenarioError(f"--days {args.days}: must be at least 1")
-    out = Path(args.out) if args.out else Path("out") / "calibration" / f"{Path(args.scenario).stem}.calibrated.yaml"
+    check_seed(args.seed)
+    if args.replicates < 1:
+        raise ScenarioError(f"--replicates {args.replicates}: must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError(f"--workers {args.workers}: must be at least 1")
+    out = Path(args.out) if args.out is not None else Path("out") / "calibration" / f"{Path(args.scenario).stem}.calibrated.yaml"
+    check_out_path(args.out if args.out is not None else out, kind="file")
     if out.exists() and out.is_dir():
         raise ScenarioError(f"--out {out}: is a directory; give the overlay's file name")
     say = None if args.quiet else (lambda s: print(s, flush=True))
-    with Runner(args.workers) as runner:
+    runner = Runner(args.workers)
+    # each evaluation runs its replicates side by side, one per worker process
+    run = scenario.with_overrides({"scale": scale, **({"days": args.days} if args.days is not None else {})}, "command line")
+    side_by_side = min(runner.workers, args.replicates)
+    check_memory(side_by_side * (memory_estimate(run) + (BYTES_PER_PROCESS if side_by_side > 1 else 0)),
+                 f"{args.scenario}: calibration ({side_by_side} runs at a time of {run.residents:,} residents × "
+                 f"{run.total_days:,} days)", "lower --scale, --days or --workers")
+    with runner:
         cal = calibrate(scenario, targets, args.fit, replicates=args.replicates, seed=args.seed, days=args.days,
                         scale=scale, target_se=se, bounds=bounds, force=args.force, runner=runner,
                         uncertainty=not args.no_uncertainty, progress=say)

@@ -6,6 +6,7 @@ stderr with exit code 2.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def cmd_sweep(args) -> int:
     from ..experiments.runner import run_sweep
 
     exp = load_experiment(args.experiment, days=args.days, scale=args.scale)
-    out = Path(args.out) if args.out else Path("out") / "sweeps" / exp.name
+    out = args.out if args.out is not None else Path("out") / "sweeps" / exp.name   # as given: run_sweep checks it
     rep = run_sweep(exp, out, workers=args.workers, dask=args.dask, progress=not args.quiet,
                     retry_failed=args.retry_failed, replace=args.replace)
     ran = rep.done + rep.failed
@@ -31,33 +32,55 @@ def cmd_sweep(args) -> int:
     return 0
 
 
-def cmd_export(args) -> int:
+def _read_store(directory, read):
+    """`read(store)` on the sweep store in `directory`; a store damaged inside is one line too."""
+    import sqlite3
+
     from ..experiments.store import Store
 
-    with Store.open(args.dir) as store:
-        df = store.frame()
-    output = Path(args.output) if args.output else Path(args.dir) / f"runs.{args.format}"
-    if output.is_dir():
-        raise ExperimentError(f"--output {output}: is a directory")
+    try:
+        with Store.open(directory) as store:
+            return read(store)
+    except sqlite3.Error as exc:
+        raise ExperimentError(f"{Path(directory) / 'store.sqlite'}: cannot be read as a sweep store ({exc})") from None
+
+
+def cmd_export(args) -> int:
+    from ..run import atomic_file, check_out_path
+
+    output = Path(args.output) if args.output is not None else Path(args.dir) / f"runs.{args.format}"
+
+    def read(store):      # the store is opened (and a bad one refused) before --output is checked
+        check_out_path(args.output if args.output is not None else output, "--output", kind="file")
+        return store.frame()
+
+    df = _read_store(args.dir, read)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    if args.format == "csv":
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    tmp.replace(output)
+    with atomic_file(output) as tmp:      # unique temporary name: concurrent exports never share one
+        if args.format == "csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
     print(f"{len(df)} runs ({(df['status'] == 'done').sum() if len(df) else 0} done) → {output}")
     return 0
 
 
 def cmd_plot(args) -> int:
-    from ..analysis.curves import RUNAWAY_OUTCOMES, plot_store
+    from ..analysis.curves import RUNAWAY_OUTCOMES, THRESHOLD_AXIS, plot_store
+    from ..run import check_out_path
 
     if not 0 < args.confidence < 1:
         raise ExperimentError(f"--confidence {args.confidence}: must be between 0 and 1")
     if args.bins < 1:
         raise ExperimentError(f"--bins {args.bins}: must be at least 1")
-    written = plot_store(args.dir, threshold_axis=args.threshold_axis, elasticity=args.elasticity,
+    if not (math.isfinite(args.elasticity) and args.elasticity > 0):
+        raise ExperimentError(f"--elasticity {args.elasticity}: must be a finite number above 0 (a log-log slope)")
+    axes = _read_store(args.dir, lambda store: store.meta().get("axes", []))
+    if args.threshold_axis is not None and args.threshold_axis not in axes:
+        raise ExperimentError(f"--threshold-axis {args.threshold_axis!r}: not an axis of the sweep in {args.dir} "
+                              f"(its axes: {', '.join(axes) or 'none'})")
+    check_out_path(Path(args.dir) / "plots", "plots directory")
+    written = plot_store(args.dir, threshold_axis=args.threshold_axis or THRESHOLD_AXIS, elasticity=args.elasticity,
                          confidence=args.confidence, bins=args.bins,
                          runaway_outcomes=tuple(args.runaway) if args.runaway else RUNAWAY_OUTCOMES)
     print(f"{len(written)} figures → {Path(args.dir) / 'plots'}/")
@@ -90,7 +113,7 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("plot", help="outcome curves, heatmaps and the grid-size threshold of a sweep → DIR/plots/")
     p.add_argument("dir", help="sweep directory")
-    p.add_argument("--threshold-axis", default=THRESHOLD_AXIS, help=f"axis whose runaway point is sought (default {THRESHOLD_AXIS})")
+    p.add_argument("--threshold-axis", help=f"axis whose runaway point is sought, one of the sweep's axes (default {THRESHOLD_AXIS})")
     p.add_argument("--elasticity", type=float, default=DEFAULT_ELASTICITY,
                    help="runaway when an outcome's log-log slope against the axis reaches this "
                         f"(and intervals separate; default {DEFAULT_ELASTICITY:g})")

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..execute import replicate_seed
 from ..scenario import Scenario, ScenarioError, leaves, load_scenario, read_yaml_mapping, suggest
+from ..scenario.loader import check_keys, shown
 
 #: scenario keys that cannot be axes: the seed is the experiment's, the rest are not parameters
 NOT_AXES = ("seed", "name", "description", "sources")
@@ -232,25 +233,72 @@ def _is_number_field(key: str) -> bool:
     return leaves()[key].annotation in (int, float)
 
 
+def _k(key: str) -> str:
+    """A key as quoted in a message (cut if absurdly long)."""
+    return repr(key if len(key) <= 80 else key[:77] + "...")
+
+
+def _near(key: str, choices) -> str:
+    return suggest(key, choices) if len(key) <= 100 else ""
+
+
 def _one_line(origin: str, exc: ValidationError) -> ExperimentError:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
-        return ExperimentError(f"{origin}: unknown key {key!r}{suggest(key, ExperimentFile.model_fields)}")
+        return ExperimentError(f"{origin}: unknown key {_k(key)}{_near(key, ExperimentFile.model_fields)}")
     if err["type"] == "missing":
-        return ExperimentError(f"{origin}: missing key {key!r}")
-    value = err.get("input")
-    shown = repr(value) if not isinstance(value, dict) else "a mapping"
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return ExperimentError(f"{origin}: key {key!r}: {err['msg'].rstrip('.')} (got {shown})")
+        return ExperimentError(f"{origin}: missing key {_k(key)}")
+    what = " ".join(str(err["msg"]).split()).rstrip(".")[:160]
+    return ExperimentError(f"{origin}: key {_k(key)}: {what} (got {shown(err.get('input'))})")
+
+
+#: most values of one factorial axis (each is validated as a scenario, ≈0.3 ms apiece)
+MAX_AXIS_VALUES = 1_000
+
+#: the experiment file's own numeric and true/false fields (pydantic's lax mode would take
+#: `replicates: true` as 1 and `common_random_numbers: 0` as false)
+_NUMBER_FIELDS = ("samples", "replicates", "seed", "days", "scale")
+_BOOL_FIELDS = ("common_random_numbers",)
 
 
 def read_yaml(path: Path) -> Any:
+    """An experiment file's raw mapping: the scenario loader's limits and one-line errors
+    (size, nesting, aliases, duplicate keys), keys that are strings, and strict types for
+    the file's own numbers and flags."""
+    origin = str(path)
     try:
-        return read_yaml_mapping(path, "experiment")
+        raw = read_yaml_mapping(path, "experiment")
+        check_keys(raw, origin)
     except ScenarioError as exc:
         raise ExperimentError(str(exc)) from None
+    for key in _NUMBER_FIELDS:
+        if isinstance(raw.get(key), bool):
+            raise ExperimentError(f"{origin}: key {key!r}: expects a number, got {str(raw[key]).lower()} (a YAML true/false)")
+    for key in _BOOL_FIELDS:
+        if key in raw and not isinstance(raw[key], bool):
+            raise ExperimentError(f"{origin}: key {key!r}: expects true or false, got {shown(raw[key])}")
+    return raw
+
+
+#: most runs one sweep may hold: its store, its progress and its analysis stay a size one
+#: machine handles (a million runs of the smallest town take days on two cores)
+MAX_RUNS = 1_000_000
+
+
+def _check_design_size(origin: str, spec: ExperimentFile) -> None:
+    """Count the runs before drawing any point: refuse a design of more than MAX_RUNS at once."""
+    if spec.design == "factorial":
+        sizes = [len(v) for v in spec.axes.values()]
+        points = math.prod(sizes)
+        what = " × ".join(f"{n:,}" for n in sizes) + f" axis values = {points:,} points"
+    else:
+        points = next_power_of_2(spec.samples) if spec.design == "sobol" and spec.samples else (spec.samples or 0)
+        what = f"{points:,} {spec.design} samples"
+    runs = points * spec.replicates
+    if runs > MAX_RUNS:
+        raise ExperimentError(f"{origin}: the design has {what} × {spec.replicates:,} replicates = {runs:,} runs; "
+                              f"at most {MAX_RUNS:,} runs: use fewer axis values or replicates, or an lhs/sobol design")
 
 
 def load_experiment(path: str | Path, days: int | None = None, scale: float | None = None,
@@ -275,23 +323,31 @@ def load_experiment(path: str | Path, days: int | None = None, scale: float | No
         raise ExperimentError(f"--days {spec.days}: must be between 1 and 36500")
     if spec.scale is not None and not 0 < spec.scale <= 1:
         raise ExperimentError(f"--scale {spec.scale}: must be > 0 and ≤ 1")
+    _check_design_size(origin, spec)
 
-    scenario_path = Path(spec.scenario)
-    if not scenario_path.is_absolute():
-        scenario_path = (path.parent / scenario_path).resolve()
-    if not scenario_path.exists():
-        raise ExperimentError(f"{origin}: key 'scenario': no such file {str(scenario_path)!r}")
+    try:
+        scenario_path = Path(spec.scenario)
+        if not scenario_path.is_absolute():
+            scenario_path = (path.parent / scenario_path).resolve()
+        found, regular = scenario_path.exists(), scenario_path.is_file()
+    except (OSError, ValueError):      # a NUL byte, a name too long for the system
+        raise ExperimentError(f"{origin}: key 'scenario': not a usable file name {shown(spec.scenario, 100)}") from None
+    if not found:
+        raise ExperimentError(f"{origin}: key 'scenario': no such file {shown(str(scenario_path), 200)}")
+    if not regular:
+        raise ExperimentError(f"{origin}: key 'scenario': {shown(str(scenario_path), 200)} is a directory or device, "
+                              "not a scenario file")
 
     for key in spec.set:
         if key not in leaves():
-            raise ExperimentError(f"{origin}: key 'set.{key}': unknown scenario key{suggest(key, leaves())}")
+            raise ExperimentError(f"{origin}: key {_k('set.' + key)}: unknown scenario key{_near(key, leaves())}")
         if key == "seed":
             raise ExperimentError(f"{origin}: key 'set.seed': run seeds are spawned from the experiment's 'seed'")
         if key in RUN_SHAPE and getattr(spec, key) is not None:
             raise ExperimentError(f"{origin}: key 'set.{key}': also fixed by '{key}' (or --{key}); give it in one place")
     for key in spec.axes:
         if key not in leaves():
-            raise ExperimentError(f"{origin}: key 'axes.{key}': unknown scenario key{suggest(key, leaves())}")
+            raise ExperimentError(f"{origin}: key {_k('axes.' + key)}: unknown scenario key{_near(key, leaves())}")
         if key in NOT_AXES:
             raise ExperimentError(f"{origin}: key 'axes.{key}': {key!r} cannot be an axis")
         if key in spec.set:
@@ -311,10 +367,13 @@ def load_experiment(path: str | Path, days: int | None = None, scale: float | No
         for key, values in spec.axes.items():
             if not values:
                 raise ExperimentError(f"{origin}: key 'axes.{key}': give at least one value")
+            if len(values) > MAX_AXIS_VALUES:   # each value is validated: keep that well under a second
+                raise ExperimentError(f"{origin}: key 'axes.{key}': {len(values):,} values; a factorial axis takes at most "
+                                      f"{MAX_AXIS_VALUES:,} (an lhs or sobol design samples a range densely)")
+            for i, v in enumerate(values):      # valid values first: they are numbers, text or lists of numbers
+                _check_value(base, key, v, f"{origin} axes.{key}[{i}]")
             if len({json.dumps(v, sort_keys=True, default=str) for v in values}) != len(values):
                 raise ExperimentError(f"{origin}: key 'axes.{key}': a value is repeated")
-            for i, v in enumerate(values):
-                _check_value(base, key, v, f"{origin} axes.{key}[{i}]")
         points = factorial_points(spec.axes)
     else:
         if spec.samples is None:
@@ -328,12 +387,14 @@ def load_experiment(path: str | Path, days: int | None = None, scale: float | No
             if not _is_number_field(key):
                 raise ExperimentError(f"{origin}: key 'axes.{key}': a {spec.design} axis must be a numeric parameter")
             if len(bounds) != 2 or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds):
-                raise ExperimentError(f"{origin}: key 'axes.{key}': a {spec.design} axis is [low, high], got {bounds!r}")
-            lo, hi = float(bounds[0]), float(bounds[1])
-            if not lo < hi:
-                raise ExperimentError(f"{origin}: key 'axes.{key}': low must be below high, got [{bounds[0]}, {bounds[1]}]")
-            for i, v in enumerate(bounds):
+                raise ExperimentError(f"{origin}: key 'axes.{key}': a {spec.design} axis is [low, high], got {shown(bounds)}")
+            for i, v in enumerate(bounds):      # first: a value the scenario refuses is named as such
                 _check_value(base, key, v, f"{origin} axes.{key}[{i}]")
+            lo, hi = float(bounds[0]), float(bounds[1])
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise ExperimentError(f"{origin}: key 'axes.{key}': a {spec.design} axis needs finite bounds, got {shown(bounds)}")
+            if not lo < hi:
+                raise ExperimentError(f"{origin}: key 'axes.{key}': low must be below high, got {shown(bounds)}")
             ranges[key] = (lo, hi)
         integer = {k for k in ranges if _is_int_field(k)}
         points = scaled_points(unit_samples(spec.design, n, len(ranges), spec.seed), ranges, integer)

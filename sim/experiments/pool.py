@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -43,50 +45,162 @@ class LocalPool:
     def wait_first(self, pending):
         return futures.wait(pending, return_when=futures.FIRST_COMPLETED)[0]
 
+    def lost_worker(self, exc: BaseException) -> bool:
+        """A dead process breaks the whole pool: nothing can be resubmitted to it."""
+        return False
+
     def close(self, cancel: bool = False) -> None:
         self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
 
+#: seconds to wait for a Dask scheduler to answer (a sweep connects before it writes anything)
+CONNECT_TIMEOUT = 10.0
+#: what `--dask` accepts, for error messages
+DASK_FORMS = "local, tcp://HOST:PORT, HOST:PORT or tls://HOST:PORT"
+_ADDRESS = re.compile(r"(?:(tcp|tls)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_][A-Za-z0-9_.-]*):([0-9]{1,5})")
+
+
+def dask_address(address: str) -> str:
+    """`--dask` as given → `local` or `tcp://HOST:PORT`; an `ExperimentError` if it is neither.
+
+    `tls://HOST:PORT` needs TLS set in Dask's own configuration (certificates), as for any Dask client."""
+    text = str(address).strip()
+    if text == "local":
+        return text
+    m = _ADDRESS.fullmatch(text)
+    if not m or not 1 <= int(m[3]) <= 65535:
+        raise ExperimentError(f"--dask {address!r}: not a scheduler address; allowed: {DASK_FORMS}, "
+                              "e.g. --dask tcp://10.0.0.5:8786")
+    return f"{m[1] or 'tcp'}://{m[2]}:{int(m[3])}"
+
+
+def _connect(address: str):
+    """A Dask `Client` of the scheduler at `address`, or an `ExperimentError` within `CONNECT_TIMEOUT` s.
+
+    Dask's own timeout covers the TCP connection but not the handshake, which waits forever
+    on a port that speaks something else (a dashboard's, say): the client is made in a
+    thread, and a thread still waiting after the timeout is left behind (it holds nothing)."""
+    import threading
+
+    from distributed import Client
+
+    made: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            made["client"] = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except Exception as exc:  # reported below
+            made["error"] = exc
+
+    thread = threading.Thread(target=connect, name="gridsim-dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 2.0)
+    if "client" in made:
+        return made["client"]
+    error = made.get("error")
+    why = ((str(error) if isinstance(error, OSError | TimeoutError) else f"{type(error).__name__}: {error}").strip()
+           .splitlines()[0] if error is not None else
+           f"no Dask scheduler answered within {CONNECT_TIMEOUT:g} s; is it the scheduler's port (8786 unless "
+           "changed), not its dashboard's?")
+    raise ExperimentError(f"--dask {address}: cannot reach the scheduler ({why})")
+
+
 class DaskPool:
-    """A Dask distributed client: `local` starts a `LocalCluster`, an address connects to a scheduler."""
+    """A Dask distributed client: `local` starts a `LocalCluster`, an address connects to a scheduler.
+
+    An address is connected to at once (`CONNECT_TIMEOUT`), so a sweep learns that the
+    scheduler cannot be reached before it creates anything; a `LocalCluster` starts at the
+    first `submit` (nothing to reach, and no cluster for a sweep that is already complete).
+    Workers may join or leave during a sweep: `slots` follows them.  The scheduler itself
+    moves a dead worker's runs to the others (Dask's `allowed-failures`); a run it gives up on
+    (`KilledWorker`) is a lost worker for `lost_worker`, not a result of the model."""
+
+    #: workers may be other machines (a sweep asks each run's worker to check its model code)
+    remote = True
 
     def __init__(self, address: str, workers: int):
-        import logging
-
-        from distributed import Client, LocalCluster
-
+        self.address = dask_address(address)
+        self.workers = workers
         self.cluster = None
-        try:
-            if address == "local":
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
-                self.client = Client(self.cluster)
-            else:
-                self.client = Client(address, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise ExperimentError(f"--dask {address}: cannot reach the scheduler ({str(exc).splitlines()[0]})") from None
-        self.slots = max(1, sum(self.client.nthreads().values()))
+        self._client = None
+        self._finished, self._tracked = None, set()     # `wait_first`'s as_completed and what it follows
+        self._slots, self._slots_at = max(1, workers), -math.inf
+        if self.address != "local":
+            self._client = _connect(self.address)
+
+    @property
+    def client(self):
+        if self._client is None:
+            import logging
+
+            from distributed import Client, LocalCluster
+
+            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.ERROR)
+            self._client = Client(self.cluster, set_as_default=False)
+        return self._client
+
+    @property
+    def slots(self) -> int:
+        """Worker threads in the cluster now (asked at most every 2 s; at least 1)."""
+        if self.cluster is None and self._client is not None and time.monotonic() - self._slots_at > 2.0:
+            try:
+                self._slots = max(1, sum(self._client.nthreads().values()))
+            except Exception:   # the scheduler is away for a moment: keep the last answer
+                pass
+            self._slots_at = time.monotonic()
+        return self._slots
 
     def submit(self, fn, *args):
         return self.client.submit(fn, *args, pure=False)
 
     def wait_first(self, pending):
-        from distributed import wait
+        """Finished futures of `pending`, at least one; each is handed back once.
 
-        return wait(list(pending), return_when="FIRST_COMPLETED").done
+        One `as_completed` follows every future of `pending` from the first call on (Dask's
+        `wait` would need a default client, and raises when the scheduler cancels one)."""
+        if self._finished is None:
+            from distributed import as_completed
+
+            self._finished = as_completed(loop=self.client.loop)
+        new = [f for f in pending if f not in self._tracked]
+        self._tracked.update(new)
+        self._finished.update(new)
+        done = {next(self._finished), *self._finished.next_batch(block=False)}
+        self._tracked -= done
+        return done
+
+    def lost_worker(self, exc: BaseException) -> bool:
+        """Did the run fail because its worker died (so that running it again may succeed)?"""
+        from distributed.scheduler import KilledWorker
+
+        return isinstance(exc, KilledWorker)
 
     def close(self, cancel: bool = False) -> None:
-        self.client.close()
+        import logging
+
+        self._finished, self._tracked = None, set()
+        if self._client is not None:
+            log = logging.getLogger("distributed.client")
+            level = log.level
+            if cancel:                     # no traceback of a failed reconnect on top of the sweep's own message
+                log.setLevel(logging.CRITICAL)
+            try:
+                self._client.close()
+            finally:
+                log.setLevel(level)
+            self._client = None
         if self.cluster is not None:
             self.cluster.close()
+            self.cluster = None
 
 
 def backend(workers: int | None = None, dask: str | None = None):
-    """The pool for `--workers N` or `--dask ADDRESS|local`."""
+    """The pool for `--workers N` or `--dask ADDRESS|local` (an empty address is an error, not "no Dask")."""
     workers = default_workers() if workers is None else int(workers)
     if workers < 1:
         raise ExperimentError(f"--workers {workers}: must be at least 1")
-    return DaskPool(dask, workers) if dask else LocalPool(workers)
+    return DaskPool(dask, workers) if dask is not None else LocalPool(workers)
 
 
 # --------------------------------------------------------------------------- many runs, in order

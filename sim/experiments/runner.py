@@ -17,28 +17,43 @@ from __future__ import annotations
 
 import fcntl
 import sys
+from concurrent.futures import CancelledError
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..scenario import validate
+from ..scenario import ScenarioError, validate
 from .design import Experiment, ExperimentError, Run
 from .pool import backend as make_backend
 from .store import DAILY_COLUMNS, Store, StoreMismatch, now, outcomes_json, pack_daily
 
 #: in-flight runs per worker slot: enough to keep every worker busy, few enough to bound memory
 WINDOW_PER_WORKER = 2
+#: times a run whose worker died is submitted again (on Dask, after the scheduler's own retries)
+RESUBMITS = 2
 
 
 # --------------------------------------------------------------------------- one run (in a worker)
+class OtherModelCode(Exception):
+    """A Dask worker's `sim` is not the sweep's: its runs would not be this experiment's."""
+
+
 def sweep_run(scenario_data: dict[str, Any], overrides: dict[str, Any], seed: int,
-              daily_columns: tuple[str, ...] = DAILY_COLUMNS) -> dict[str, Any]:
-    """`execute` one run of a sweep; return its stored form.  Never raises for a failing model."""
+              daily_columns: tuple[str, ...] = DAILY_COLUMNS, code: str | None = None) -> dict[str, Any]:
+    """`execute` one run of a sweep; return its stored form.  Never raises for a failing model.
+
+    `code` (on Dask): the sweep's `code_digest()`; a worker whose own differs raises
+    `OtherModelCode` instead of running (another machine with another checkout of gridsim)."""
     from ..execute import execute
     from ..run import summary_of, versions
 
+    if code is not None and code != code_digest():
+        import socket
+
+        raise OtherModelCode(f"the worker on {socket.gethostname()} runs other model code "
+                             f"({Path(__file__).resolve().parents[2]}) than the sweep")
     started, t0 = now(), time.perf_counter()
     try:
         scenario = validate(scenario_data, "sweep scenario").with_overrides(overrides, "sweep run")
@@ -91,6 +106,23 @@ def model_code(entry: str = "execute") -> dict[str, str]:
     return dict(sorted(seen.items()))
 
 
+_CODE_DIGEST: str | None = None
+
+
+def code_digest(code: dict[str, str] | None = None) -> str:
+    """One sha256 of `code` (a `model_code()`); without it, this process's, computed once (a
+    worker's: the model as it loaded it, which a checkout edited since does not change)."""
+    import hashlib
+    import json
+
+    global _CODE_DIGEST
+    if code is not None:
+        return hashlib.sha256(json.dumps(code, sort_keys=True).encode()).hexdigest()
+    if _CODE_DIGEST is None:
+        _CODE_DIGEST = code_digest(model_code())
+    return _CODE_DIGEST
+
+
 # --------------------------------------------------------------------------- the sweep
 @dataclass
 class SweepReport:
@@ -101,6 +133,7 @@ class SweepReport:
     failed: int = 0
     seconds: float = 0.0
     first_error: str | None = None
+    resubmitted: int = 0      # runs submitted again because their worker died (not model failures)
 
 
 class _Lock:
@@ -124,6 +157,45 @@ class _Lock:
         self.fh.close()
 
 
+def _check_out(out: str | Path) -> Path:
+    """The sweep directory, checked before anything runs: not empty, not under a file, not in
+    /proc, not a file, and writable (probed)."""
+    from ..run import check_out_path
+
+    try:
+        return check_out_path(out)
+    except ExperimentError:
+        raise
+    except ScenarioError as exc:
+        raise ExperimentError(str(exc)) from None
+
+
+def _check_memory(experiment: Experiment, workers: int | None, dask: str | None) -> None:
+    """Refuse before anything runs if the runs side by side would not fit in this machine's
+    memory: the design's largest run (`largest_overrides`) once per worker process.  Not
+    checked for a remote Dask scheduler, whose workers are other machines."""
+    from ..execute import BYTES_PER_PROCESS, check_memory, largest_overrides, memory_estimate
+    from .pool import default_workers
+
+    if dask and dask != "local":
+        return
+    side = min(default_workers() if workers is None else workers, max(1, experiment.n_runs))
+    corner = largest_overrides(experiment.spec.axes)
+    try:
+        need = memory_estimate(experiment.base, corner)
+        residents = max(1, round(float(corner.get("population", experiment.base.population))
+                                 * float(corner.get("scale", experiment.base.scale))))
+    except (TypeError, ValueError):    # an axis value the estimate cannot read: the base alone
+        need, residents = memory_estimate(experiment.base), experiment.base.residents
+    days = int(corner.get("days", experiment.base.days) + corner.get("warmup_days", experiment.base.warmup_days))
+    try:
+        check_memory(side * (need + BYTES_PER_PROCESS),
+                     f"{experiment.path}: the sweep ({side} runs at a time, up to {residents:,} residents × {days:,} days)",
+                     "lower --scale or --days, or use fewer --workers")
+    except ScenarioError as exc:
+        raise ExperimentError(str(exc)) from None
+
+
 def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = None, dask: str | None = None,
               progress: bool = True, retry_failed: bool = False, replace: bool = False) -> SweepReport:
     """Run every run of `experiment` not yet in `out`'s store; return what happened.
@@ -131,30 +203,37 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
     `replace`: if `out` holds another experiment (or runs of other model code), move it
     aside to `<out>.prev` (replacing an older one) and start afresh instead of refusing.
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ExperimentError(f"--out {out}: exists and is not a directory")
+    out = _check_out(out)
     if workers is not None and workers < 1:
         raise ExperimentError(f"--workers {workers}: must be at least 1")
-    store = Store(out)
+    _check_memory(experiment, workers, dask)
     report = SweepReport(out=out, total=experiment.n_runs)
     start = time.perf_counter()
+    # the pool first: a bad or unreachable --dask address fails here, before the directory,
+    # its lock or its store exist (else the corrected command would find them bound)
+    backend = make_backend(workers, dask)
+    cancel = True
     try:
-        with _Lock(out):
-            try:
-                store.bind(experiment, model_code())
-            except StoreMismatch:
-                if not replace:
-                    raise
-                store.close()
-                store = _set_aside(out)
-                store.bind(experiment, model_code())
-            keep = ("done",) if retry_failed else ("done", "failed")
-            report.skipped = store.count_in(keep)
-            if report.skipped < report.total:
-                _drive(experiment, store, keep, report, workers, dask, progress)
+        store = Store(out)
+        try:
+            with _Lock(out):
+                try:
+                    store.bind(experiment, model_code())
+                except StoreMismatch:
+                    if not replace:
+                        raise
+                    store.close()
+                    store = _set_aside(out)
+                    store.bind(experiment, model_code())
+                keep = ("done",) if retry_failed else ("done", "failed")
+                report.skipped = store.count_in(keep)
+                if report.skipped < report.total:
+                    _drive(experiment, store, keep, report, backend, progress)
+            cancel = False
+        finally:
+            store.close()
     finally:
-        store.close()
+        backend.close(cancel=cancel)
     report.seconds = time.perf_counter() - start
     return report
 
@@ -172,44 +251,70 @@ def _set_aside(out: Path) -> Store:
     return Store(out)
 
 
-def _drive(experiment, store, keep, report, workers, dask, progress) -> None:
+def _drive(experiment, store, keep, report, backend, progress) -> None:
+    """Submit the missing runs through the window, store each result as it arrives.
+
+    A run whose worker died is not a result: where the backend can tell (`lost_worker`:
+    Dask gave up on it after its own retries) it is submitted again, up to `RESUBMITS`
+    times; otherwise the sweep stops, keeping what is stored, and resumes when run again.
+    A run that fails inside the model returns normally (status `failed`) and is stored."""
     from tqdm import tqdm
 
-    backend = make_backend(workers, dask)
-    window = WINDOW_PER_WORKER * backend.slots
     scenario_data = experiment.base_file_data
+    lost_worker = getattr(backend, "lost_worker", lambda exc: False)
+    # Dask workers may be other machines: each checks that it runs this model code
+    check = (DAILY_COLUMNS, code_digest(model_code())) if getattr(backend, "remote", False) else ()
     pending: dict[Any, Run] = {}
+    resubmits: dict[str, int] = {}
     bar = tqdm(total=report.total, initial=report.skipped, unit="run", desc=experiment.name, dynamic_ncols=True,
                file=sys.stderr, disable=None if progress else True)   # None: shown on a terminal only
-    cancel = True
-    try:
-        def collect(done) -> None:
-            for fut in done:
-                run = pending.pop(fut)
-                try:
-                    result = fut.result()
-                except Exception as exc:  # the worker itself died (killed, out of memory): not a model result
-                    raise ExperimentError(f"{run.run_id}: the worker running it died ({type(exc).__name__}: {exc}); "
-                                          f"{store.count()} runs are stored, run the command again to resume") from None
-                store.record(run, result)
-                if result["status"] == "done":
-                    report.done += 1
-                else:
-                    report.failed += 1
-                    report.first_error = report.first_error or f"{run.run_id}: {result['error'].splitlines()[0]}"
-                bar.update(1)
-                if report.failed:
-                    bar.set_postfix(failed=report.failed, refresh=False)
 
+    def submit(run: Run) -> None:
+        pending[backend.submit(sweep_run, scenario_data, run.overrides, run.seed, *check)] = run
+
+    def collect(done) -> None:
+        for fut in done:
+            run = pending.pop(fut)
+            try:
+                result = fut.result()
+            except OtherModelCode as exc:
+                raise ExperimentError(f"{run.run_id}: {exc}; install this gridsim on every worker (the same "
+                                      f"checkout or version, pip install -e .) and restart them; {store.count()} "
+                                      "runs are stored, run the command again to resume") from None
+            except Exception as exc:  # the worker itself died (killed, out of memory): not a model result
+                why = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0].split('. ')[0]}"
+                if isinstance(exc, CancelledError):        # Dask: the client lost its scheduler
+                    raise ExperimentError(f"{run.run_id}: cancelled, the Dask scheduler is gone ({why}); "
+                                          f"{store.count()} runs are stored, run the command again to resume") from None
+                if lost_worker(exc) and resubmits.get(run.run_id, 0) < RESUBMITS:
+                    resubmits[run.run_id] = resubmits.get(run.run_id, 0) + 1
+                    report.resubmitted += 1
+                    bar.write(f"gridsim: warning: {run.run_id}: its worker died ({why}); submitted again",
+                              file=sys.stderr)
+                    submit(run)
+                    continue
+                died = (f"the workers running it died {resubmits[run.run_id] + 1} times" if run.run_id in resubmits
+                        else "the worker running it died")
+                raise ExperimentError(f"{run.run_id}: {died} ({why}); "
+                                      f"{store.count()} runs are stored, run the command again to resume") from None
+            store.record(run, result)
+            if result["status"] == "done":
+                report.done += 1
+            else:
+                report.failed += 1
+                report.first_error = report.first_error or f"{run.run_id}: {result['error'].splitlines()[0]}"
+            bar.update(1)
+            if report.failed:
+                bar.set_postfix(failed=report.failed, refresh=False)
+
+    try:
         for run in experiment.runs():
             if store.has(run.run_id, keep):
                 continue
-            while len(pending) >= window:
+            while len(pending) >= WINDOW_PER_WORKER * backend.slots:   # slots: Dask workers may come and go
                 collect(backend.wait_first(pending))
-            pending[backend.submit(sweep_run, scenario_data, run.overrides, run.seed)] = run
+            submit(run)
         while pending:
             collect(backend.wait_first(pending))
-        cancel = False
     finally:
         bar.close()
-        backend.close(cancel=cancel)

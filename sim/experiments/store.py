@@ -91,9 +91,7 @@ class Store:
         self.dir = Path(directory)
         self.path = self.dir / STORE_NAME
         if readonly:
-            if not self.path.exists():
-                raise ExperimentError(f"{self.dir}: no sweep store here (expected {self.path})")
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            self.db = _open_readonly(self.dir, self.path)
         else:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, isolation_level=None)   # autocommit; explicit transactions
@@ -106,6 +104,8 @@ class Store:
     def open(cls, directory: str | Path) -> "Store":
         d = Path(directory)
         if not d.is_dir():
+            if d.exists():
+                raise ExperimentError(f"{d}: not a directory; give the sweep directory (the one holding {STORE_NAME})")
             raise ExperimentError(f"{d}: no such sweep directory")
         return cls(d, readonly=True)
 
@@ -217,6 +217,42 @@ class Store:
         for k in outcome_keys:
             df[k] = pd.to_numeric(df[k]).astype(float) if df[k].isna().any() else pd.to_numeric(df[k])
         return df
+
+
+def _open_readonly(directory: Path, path: Path) -> sqlite3.Connection:
+    """Open a sweep's store to read, or refuse in one line: missing, not a regular file,
+    empty, not an SQLite database, or an SQLite file without gridsim's tables."""
+    import stat
+
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ExperimentError(f"{directory}: no sweep store here (expected {path})") from None
+    except OSError as exc:
+        raise ExperimentError(f"{path}: cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ExperimentError(f"{path}: is a directory, not a sweep store (an SQLite file)")
+    if not stat.S_ISREG(st.st_mode):
+        raise ExperimentError(f"{path}: not a regular file, so not a sweep store")
+    if st.st_size == 0:
+        raise ExperimentError(f"{path}: empty file, not a sweep store")
+    db = None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        if db is not None:
+            db.close()
+        raise ExperimentError(f"{path}: not a sweep store (not an SQLite database: {exc})") from None
+    missing = sorted({"meta", "runs"} - tables)
+    if not missing:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        missing = [f"runs.{c}" for c in ("run_id", "point", "replicate", "status", "outcomes") if c not in columns]
+    if missing:
+        db.close()
+        raise ExperimentError(f"{path}: an SQLite file without gridsim's tables ({', '.join(missing)} missing), "
+                              "not a sweep store")
+    return db
 
 
 class _Transaction:

@@ -6,18 +6,52 @@ A leaf may be written plainly (`residents_per_grid: 730`) or with its provenance
 parent file under this one.  Unknown keys, wrong types and out-of-range values are refused
 with one line naming the file that set the key and the key itself: the model and the
 command line take only validated Scenarios, so all of this happens before anything runs.
+
+Hostile input is refused as quickly (well under a second) and as plainly: YAML is read by
+`yamlsafe` within limits (size, nesting, aliases, duplicate keys); here a bool where the
+schema wants a number, a number where it wants a bool, NaN, a key that is not a string and
+a per-severity triple of the wrong length are refused by key.  No message builds the text
+of a whole value (`shown` cuts it first).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
-import yaml
+import numpy as np
 from pydantic import ValidationError
 
-from .params import all_keys, bounds, suggest
-from .schema import DEFAULT_SCENARIO, Scenario, ScenarioError
+from .params import all_keys, bounds, leaves, suggest
+from .schema import DEFAULT_SCENARIO, SEVERITIES, Scenario, ScenarioError
+from .yamlsafe import MAX_DEPTH, load_yaml_text, name_of as _name, read_yaml_mapping, shown
+
+__all__ = ["MAX_EXTENDS", "check_keys", "load_scenario", "load_yaml_text", "parse_set", "read_raw",
+           "read_yaml_mapping", "shown", "validate"]
+
+#: longest chain of `extends:` files
+MAX_EXTENDS = 16
+
+
+def _error(origin: str, msg: str, key: str | None = None) -> ScenarioError:
+    return ScenarioError(f"{origin}: {msg}", key=key, detail=msg)
+
+
+# --------------------------------------------------------------------------- mappings → Scenario
+def check_keys(raw: dict, origin: str, prefix: str = "", depth: int = 0) -> None:
+    """Every key of nested mappings is a string (YAML reads `3:` as a number and `on:`,
+    `yes:` as true); mappings nested deeper than MAX_DEPTH (Python data) are refused."""
+    if depth > MAX_DEPTH:
+        raise _error(origin, f"nested deeper than {MAX_DEPTH} levels")
+    for k, v in raw.items():
+        if not isinstance(k, str):
+            where = f" under {_name(prefix[:-1])}" if prefix else ""
+            hint = " (unquoted yes/no/on/off/true/false read as true/false: quote it)" if isinstance(k, bool) else ""
+            raise _error(origin, f"key {shown(k)}{where}: keys must be strings, not {type(k).__name__}{hint}",
+                         prefix[:-1] or None)
+        if isinstance(v, dict):
+            check_keys(v, origin, f"{prefix}{k}.", depth + 1)
 
 
 def _strip_sources(raw: Any, prefix: str, sources: dict[str, str]) -> Any:
@@ -25,24 +59,68 @@ def _strip_sources(raw: Any, prefix: str, sources: dict[str, str]) -> Any:
     if isinstance(raw, dict):
         if "value" in raw and set(raw) <= {"value", "source", "unit", "note"}:
             if "source" in raw:
-                sources[prefix.rstrip(".")] = str(raw["source"])
+                sources[prefix.rstrip(".")] = raw["source"] if isinstance(raw["source"], str) else shown(raw["source"], 200)
             return raw["value"]
         return {k: _strip_sources(v, f"{prefix}{k}.", sources) if k != "sources" else v for k, v in raw.items()}
     return raw
 
 
-def _error(origin: str, msg: str, key: str | None = None) -> ScenarioError:
-    return ScenarioError(f"{origin}: {msg}", key=key, detail=msg)
+def _is_nan(x: Any) -> bool:
+    return isinstance(x, float) and math.isnan(x)
+
+
+def _type_problem(annotation: Any, value: Any) -> str | None:
+    """What is wrong with the *type* of a leaf's value, beyond what pydantic's lax mode sees:
+    YAML's true/false is not a number, 0/1 is not true/false, NaN is not a number, and a
+    per-severity triple has exactly three values."""
+    if annotation in (int, float):
+        if isinstance(value, bool | np.bool_):
+            return f"expects a number, got {str(value).lower()} (a YAML true/false)"
+        if _is_nan(value):
+            return "expects a number, got NaN (not a number)"
+    elif annotation is bool:
+        if not isinstance(value, bool | np.bool_):
+            return f"expects true or false, got {shown(value)}"
+    elif get_origin(annotation) is tuple:
+        n = len(get_args(annotation))
+        names = f" ({', '.join(SEVERITIES)})" if n == len(SEVERITIES) else ""
+        if not isinstance(value, list | tuple):
+            return f"expects a list of {n} values{names}, got {shown(value)}"
+        if len(value) != n:
+            return f"expects {n} values{names}, got {len(value)}"
+        for i, x in enumerate(value):
+            if isinstance(x, bool | np.bool_) or _is_nan(x):
+                return f"expects {n} numbers{names}, got {shown(x).lower()} as value {i + 1}"
+    return None
+
+
+def _check_types(data: dict, origin: str, prefix: str = "") -> None:
+    """Walk the mapping against the schema's leaves; a wrong type is one line naming the key."""
+    for k, v in data.items():
+        key = prefix + k
+        leaf = leaves().get(key)
+        if leaf is None:
+            if isinstance(v, dict) and key in all_keys():
+                _check_types(v, origin, key + ".")
+            continue
+        problem = _type_problem(leaf.annotation, v)
+        if problem:
+            raise _error(origin, f"key {_name(key)}: {problem}", key)
 
 
 def validate(raw: Any, origin: str = "scenario") -> Scenario:
     """Validate a raw mapping; any problem becomes one ScenarioError line."""
     if not isinstance(raw, dict):
         raise _error(origin, f"a scenario must be a YAML mapping of keys to values, not {type(raw).__name__}")
+    check_keys(raw, origin)
     sources: dict[str, str] = {}
     data = _strip_sources(raw, "", sources)
     if sources:
-        data["sources"] = {**(data.get("sources") or {}), **sources}
+        given = data.get("sources")
+        if given is not None and not isinstance(given, dict):
+            raise _error(origin, f"key 'sources': expects a mapping of dotted keys to text, got {shown(given)}", "sources")
+        data["sources"] = {**(given or {}), **sources}
+    _check_types(data, origin)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -53,48 +131,15 @@ def validate(raw: Any, origin: str = "scenario") -> Scenario:
         # tuple elements show up as integer positions: keep the parameter's key
         key = ".".join(p for p in loc if not p.isdigit())
         if err["type"] == "extra_forbidden":
-            raise _error(origin, f"unknown key {key!r}{suggest(key, all_keys())}", key) from None
-        value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "a mapping"
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
+            hint = suggest(key, all_keys()) if len(key) <= 100 else ""
+            raise _error(origin, f"unknown key {_name(key)}{hint}", key) from None
         allowed = str(bounds(key))
-        msg = f"key {key!r}: {err['msg'].rstrip('.')} (got {shown})" + (f"; allowed: {allowed}" if allowed else "")
+        what = " ".join(str(err["msg"]).split()).rstrip(".")
+        what = what if len(what) <= 160 else what[:157] + "..."
+        value = err.get("input")
+        got = "" if err["type"] == "value_error" and isinstance(value, dict) else f" (got {shown(value)})"   # a check across keys
+        msg = f"key {_name(key)}: {what}{got}" + (f"; allowed: {allowed}" if allowed else "")
         raise _error(origin, msg, key) from None
-
-
-# --------------------------------------------------------------------------- files
-def _a(what: str) -> str:
-    return f"{'an' if what[0] in 'aeiou' else 'a'} {what}"
-
-
-def read_yaml_mapping(path: Path, what: str = "scenario") -> dict:
-    """One YAML file → its raw mapping, every failure a one-line ScenarioError
-    (also for experiment files: `what` names the kind of file in the messages)."""
-    path = Path(path)
-    if not path.exists():
-        raise ScenarioError(f"{path}: no such file")
-    if path.is_dir():
-        raise ScenarioError(f"{path}: is a directory, not {_a(what)} file")
-    blob = path.read_bytes()
-    try:
-        text = blob.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a text file (binary data is not YAML)") from None
-    if "\x00" in text:
-        raise ScenarioError(f"{path}: not a text file (binary data is not YAML)")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: {_a(what)} must be a YAML mapping of keys to values, not {type(raw).__name__}")
-    return raw
 
 
 def _merge(base: dict, top: dict) -> dict:
@@ -112,15 +157,24 @@ def _read_chain(path: Path, seen: tuple = ()) -> list[tuple[Path, dict]]:
     """The file and its `extends:` ancestors as (path, raw mapping), root ancestor first."""
     if path.resolve() in seen:
         raise ScenarioError(f"{path}: key 'extends': the chain of extends loops back to this file")
+    if len(seen) >= MAX_EXTENDS:
+        raise ScenarioError(f"{path}: key 'extends': a chain of more than {MAX_EXTENDS} files")
     raw = read_yaml_mapping(path)
+    check_keys(raw, str(path))
     parent = raw.pop("extends", None)
     if parent is None:
         return [(path, raw)]
     if not isinstance(parent, str):
-        raise ScenarioError(f"{path}: key 'extends': expected a file name, got {parent!r}")
+        raise ScenarioError(f"{path}: key 'extends': expected a file name, got {shown(parent)}")
     base = path.parent / parent
-    if not base.is_file():
-        raise ScenarioError(f"{path}: key 'extends': {base}: no such file")
+    try:
+        is_dir, exists = base.is_dir(), base.exists()
+    except (OSError, ValueError):      # a NUL byte, a name too long for the system
+        raise ScenarioError(f"{path}: key 'extends': not a usable file name {shown(parent, 100)}") from None
+    if is_dir:
+        raise ScenarioError(f"{path}: key 'extends': {shown(str(base), 200)} is a directory, not a scenario file")
+    if not exists:
+        raise ScenarioError(f"{path}: key 'extends': {shown(str(base), 200)}: no such file")
     return _read_chain(base, seen + (path.resolve(),)) + [(path, raw)]
 
 
@@ -180,14 +234,18 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """`KEY=VALUE` strings (VALUE in YAML syntax) → overrides mapping."""
-    out = {}
+    """`KEY=VALUE` strings (VALUE in YAML syntax, read within the same limits as files) →
+    overrides mapping; a key given twice is refused (no silent last-one-wins)."""
+    out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise ScenarioError(f"--set {item!r}: expected KEY=VALUE, e.g. --set fulltime_ratio=0.5")
+            raise ScenarioError(f"--set {shown(item)}: expected KEY=VALUE, e.g. --set fulltime_ratio=0.5")
         key, _, value = item.partition("=")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ScenarioError(f"--set {item!r}: value is not valid YAML") from None
+        key = key.strip()
+        if key in out:
+            raise ScenarioError(f"--set {_name(key)}: given twice; give each key once", key=key)
+        data = load_yaml_text(value, f"--set {_name(key)}", key)
+        if isinstance(data, dict):
+            check_keys(data, f"--set {_name(key)}")
+        out[key] = data
     return out

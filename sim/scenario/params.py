@@ -90,7 +90,8 @@ def get_dotted(d: dict, key: str) -> Any:
 def set_dotted(d: dict, key: str, value: Any, origin: str) -> None:
     """Set a leaf of a nested scenario mapping; an unknown key is a one-line ScenarioError."""
     if key not in leaves():
-        msg = f"unknown key {key!r}{suggest(key, leaves())}"
+        shown = repr(key if len(key) <= 80 else key[:77] + "...")       # a hostile key stays one short line
+        msg = f"unknown key {shown}{suggest(key, leaves()) if len(key) <= 100 else ''}"
         raise ScenarioError(f"{origin}: {msg}", key=key, detail=msg)
     parts = key.split(".")
     for p in parts[:-1]:

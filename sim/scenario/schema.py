@@ -24,10 +24,35 @@ DISPUTE_TYPES = ("neighbour", "family", "land_property", "property_management", 
 CRIME_TYPES = ("theft", "burglary", "robbery", "assault")
 RUNGS = ("grid", "community", "township", "police", "court")
 
+# Limits.  Every float of every section is finite (`allow_inf_nan=False` below: no .inf, no
+# .nan).  Beyond that a limit is set where a larger or smaller value would crash the model,
+# make it allocate without bound or loop without end, or has no meaning:
+#   - probabilities and shares of a whole ≤ 1 (shares renormalised over types, such as
+#     `disputes.type_shares` and each `disputes.severity` row, must not all be zero);
+#   - Beta means (`perception.safety_mean`, `trust_mean`) strictly inside (0, 1);
+#   - densities of staff ≤ 10,000 per 10,000 residents (one per resident): each one is a
+#     server with a busy array over the horizon and a Mesa agent;
+#   - event rates ≤ 1e5 per 10,000 residents a year (ten per resident a year): every event
+#     is a row of a table and a case on the event heap;
+#   - working hours a case takes ≤ 1,000 and hours a server works a day ≥ 0.1: a case is
+#     booked day by day over its server's shifts, so effort / hours bounds that loop;
+#   - coefficients of variation of gamma draws 0 (where allowed) or ≥ 0.001: the shape
+#     1/cv² overflows for tiny cv.
+# Weights of the perception target and costs have no upper limit: the target is clipped
+# to [0, 1] and costs only add up (and a limit on an assumed parameter would become
+# `gridsim calibrate`'s default search range).
+MAX_RATE_PER_10K_YEAR = 100_000.0   # ten events per resident a year
+MAX_STAFF_PER_10K = 10_000.0        # one per resident
+MAX_CASE_HOURS = 1_000.0            # half a working year on one case
+MIN_SHIFT_HOURS = 0.1               # six minutes a day
+MIN_CV = 1e-3                       # gamma shape 1/cv² ≤ 1e6
+
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
+CaseHours = Annotated[float, Field(ge=0.0, le=MAX_CASE_HOURS)]
+Rate = Annotated[float, Field(ge=0.0, le=MAX_RATE_PER_10K_YEAR)]
 Per3 = tuple[Prob, Prob, Prob]
-Per3Hours = tuple[NonNeg, NonNeg, NonNeg]
+Per3Hours = tuple[CaseHours, CaseHours, CaseHours]
 
 
 class ScenarioError(ValueError):
@@ -51,7 +76,22 @@ ASSUME = "assumption"
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+def _cv_or_zero(value: float, what: str = "the coefficient of variation") -> float:
+    """0 (no variation) or at least MIN_CV: a gamma shape of 1/cv² overflows for tiny cv."""
+    if 0 < value < MIN_CV:
+        raise ValueError(f"{what} must be 0 (no variation) or at least {MIN_CV:g} (1/cv² overflows below)")
+    return value
+
+
+def _inside_01(value: float) -> float:
+    """A Beta mean: strictly between 0 and 1 (a Beta with mean 0 or 1 has no spread to draw)."""
+    if not 0.001 <= value <= 0.999:
+        raise ValueError("must be between 0.001 and 0.999: residents' baselines are Beta draws around it "
+                         "(nearer 0 or 1 the Beta's parameters underflow)")
+    return value
 
 
 # --------------------------------------------------------------------------- town
@@ -62,15 +102,22 @@ class Town(Section):
                               "converts residents to households for visits", ge=1.0, le=6.0)
     centre_decay_share: float = P(0.28, "share of the town's side", ASSUME + " (4 km in the 14 km-wide default district)",
                                   "scale of the fall of density away from the centre, relative to the town's width, so a "
-                                  "representative fraction (--scale) keeps the town's shape", gt=0, le=10)
+                                  "representative fraction (--scale) keeps the town's shape", ge=0.01, le=10)
+    # ≥ 0.01: below, the weight of far cells underflows to 0 (with rural_floor 0: no residents at all)
     rural_floor: float = P(0.15, "share", ASSUME, "density far from the centre, relative to the centre", ge=0, le=1)
-    cell_pop_cv: float = P(0.5, "ratio", ASSUME, "coefficient of variation of residents between cells of like density", ge=0, le=3)
+    cell_pop_cv: float = P(0.5, "ratio", ASSUME, "coefficient of variation of residents between cells of like density "
+                           "(0, or at least 0.001)", ge=0, le=3)
     public_space_share: float = P(0.2, "share of cells", ASSUME + " (streets, markets, squares)",
                                   "share of cells that are public space, where street crime happens and cameras hang", gt=0, le=1)
     residents_per_community: float = P(4681.0, "residents", "Huizhou: 6,042,852 residents / 1,291 villages and communities (city_figures)",
                                        "community (社区/村) size: grids are grouped into communities", ge=100)
     residents_per_township: float = P(78478.0, "residents", "Huizhou: 6,042,852 residents / 77 town-level governance centres (city_figures)",
                                       "township (街道/乡镇) size: communities are grouped into townships", ge=1000)
+
+    @field_validator("cell_pop_cv")
+    @classmethod
+    def _cv(cls, v: float) -> float:
+        return _cv_or_zero(v)
 
 
 # --------------------------------------------------------------------------- staff
@@ -99,28 +146,29 @@ class Staffing(Section):
                                         "cost of one part-time grid worker", ge=0)
     mediators_per_10k: float = P(20.2, "mediators/10,000 residents",
                                  "2022: 3.176 M people's mediators of whom 412,000 full-time, 1.41 bn residents → 22.5/10k, less the full-time 2.9 (literature_facts §3)",
-                                 "community (village) people's mediators", ge=0)
-    mediator_hours: float = P(2.0, "h/day", ASSUME + " (mostly part-time volunteers)", "hours a community mediator gives each day", gt=0, le=24)
+                                 "community (village) people's mediators", ge=0, le=MAX_STAFF_PER_10K)
+    mediator_hours: float = P(2.0, "h/day", ASSUME + " (mostly part-time volunteers)", "hours a community mediator gives each day", ge=MIN_SHIFT_HOURS, le=24)
     township_mediators_per_10k: float = P(2.9, "mediators/10,000 residents", "412,000 full-time mediators / 1.41 bn (literature_facts §3)",
-                                          "full-time mediators at the township governance centre", ge=0)
-    township_hours: float = P(8.0, "h/day", ASSUME, "hours a township mediator works each day", gt=0, le=24)
+                                          "full-time mediators at the township governance centre", ge=0, le=MAX_STAFF_PER_10K)
+    township_hours: float = P(8.0, "h/day", ASSUME, "hours a township mediator works each day", ge=MIN_SHIFT_HOURS, le=24)
     police_per_10k: float = P(12.0, "officers/10,000 residents", "Fan Peng (CASS) 2014: ≈120 per 100,000 (literature_facts §4)",
-                              "police officers", ge=0)
+                              "police officers", ge=0, le=MAX_STAFF_PER_10K)
     police_on_duty_share: Prob = P(0.33, "share", ASSUME + " (three shifts)", "share of officers on duty at any hour (modelled as always-on servers)")
     police_posting: Literal["village", "station"] = P("village", "choice", "Huizhou 一村(居)一警; Guigang 一村一警务助理 (city_figures)",
                                                       "officers posted in villages/communities, or all at the township station")
-    police_speed_kmh: float = P(30.0, "km/h", ASSUME, "travel speed of a responding officer", gt=0)
+    police_speed_kmh: float = P(30.0, "km/h", ASSUME, "travel speed of a responding officer", ge=1)
+    # ≥ 1 km/h (walking is 5): slower, travel times overflow to infinity
     police_dispatch_hours: float = P(0.1, "h", ASSUME, "from a call reaching the police to an officer setting out", ge=0)
     detour_factor: float = P(1.3, "ratio", ASSUME + " (road distance / straight line)", "road distance over straight-line distance", ge=1, le=3)
-    court_servers_per_100k: float = P(3.0, "judges' case slots/100,000 residents", ASSUME, "court capacity given to these disputes (at least one slot)", gt=0)
-    court_hours: float = P(8.0, "h/day", ASSUME, "hours a court slot works each day", gt=0, le=24)
+    court_servers_per_100k: float = P(3.0, "judges' case slots/100,000 residents", ASSUME, "court capacity given to these disputes (at least one slot)", gt=0, le=10 * MAX_STAFF_PER_10K)
+    court_hours: float = P(8.0, "h/day", ASSUME, "hours a court slot works each day", ge=MIN_SHIFT_HOURS, le=24)
 
 
 # --------------------------------------------------------------------------- ladder
 class Rung(Section):
     success: Per3 = P((0.5, 0.5, 0.5), "probability by severity", ASSUME, "chance this rung settles a case (minor, moderate, serious)")
     service_mean_hours: Per3Hours = P((2.0, 2.0, 2.0), "working hours by severity", ASSUME, "mean effort a case takes at this rung")
-    service_cv: float = P(1.0, "ratio", ASSUME + " (1 = exponential)", "coefficient of variation of service effort (gamma)", gt=0, le=5)
+    service_cv: float = P(1.0, "ratio", ASSUME + " (1 = exponential)", "coefficient of variation of service effort (gamma)", ge=MIN_CV, le=5)
     wait_threshold_hours: float = P(72.0, "h", ASSUME, "a case waiting longer than this escalates (severity +1) to the next rung", gt=0)
     handoff_hours: float = P(0.0, "h", ASSUME, "mean calendar delay (exponential) from arriving at the rung to being ready for service: notices, scheduling parties", ge=0)
 
@@ -153,6 +201,15 @@ class TypeShares(Section):
     property_management: NonNeg = P(0.05, "share", ASSUME + " (urban; 2 cases in the rural county report)", "")
     consumer_labour: NonNeg = P(0.10, "share", "damages 7.5 + contract 2.1 + labour 0.8 % (same report), renormalised", "")
 
+    @model_validator(mode="after")
+    def _some(self):
+        # renormalised over the five types, so they must add up to something (finite)
+        total = sum(getattr(self, k) for k in DISPUTE_TYPES)
+        if not 0 < total < float("inf"):
+            raise ValueError("the five shares must not all be zero, and must add up to a finite number "
+                             "(they are renormalised to sum to 1)")
+        return self
+
 
 class SeverityByType(Section):
     neighbour: Per3 = P((0.7, 0.25, 0.05), "probabilities", ASSUME, "")
@@ -161,12 +218,20 @@ class SeverityByType(Section):
     property_management: Per3 = P((0.6, 0.3, 0.1), "probabilities", ASSUME, "")
     consumer_labour: Per3 = P((0.5, 0.4, 0.1), "probabilities", ASSUME, "")
 
+    @field_validator(*DISPUTE_TYPES)
+    @classmethod
+    def _some(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if sum(v) <= 0:   # renormalised: all zero would leave no severity to draw
+            raise ValueError("the three probabilities (minor, moderate, serious) must not all be zero")
+        return v
+
 
 class Disputes(Section):
     rate_per_10k_year: float = P(300.0, "disputes/10,000 residents/year",
                                  "≈106 per 10,000 reach people's mediation (2022, literature_facts §3); most never do: latent rate assumed ≈3×",
-                                 "rate at which disputes arise", ge=0, le=100000)
-    propensity_shape: float = P(2.0, "gamma shape", ASSUME, "heterogeneity of residents' propensity to disputes (mean 1)", gt=0)
+                                 "rate at which disputes arise", ge=0, le=MAX_RATE_PER_10K_YEAR)
+    propensity_shape: float = P(2.0, "gamma shape", ASSUME, "heterogeneity of residents' propensity to disputes (mean 1)", ge=0.01)
+    # ≥ 0.01: below, nearly every gamma draw underflows to 0 and all disputes fall on one resident
     type_shares: TypeShares = Field(default_factory=TypeShares, json_schema_extra={"unit": "section", "source": "see fields"})
     severity: SeverityByType = Field(default_factory=SeverityByType, json_schema_extra={"unit": "section", "source": "see fields"})
     report_prob: Per3 = P((0.3, 0.5, 0.7), "probability by severity", ASSUME, "chance a party reports a dispute when it starts, at trust 0.5")
@@ -189,19 +254,50 @@ class PerCrime(Section):
     assault: NonNeg = 0.0
 
 
-def _per_crime(values, unit, src, desc):
-    return Field(default_factory=lambda: PerCrime(**dict(zip(CRIME_TYPES, values))),
+class RatePerCrime(PerCrime):
+    """Incidence by type: ≤ MAX_RATE_PER_10K_YEAR (each incident is a table row and a case)."""
+
+    theft: Rate = 0.0
+    burglary: Rate = 0.0
+    robbery: Rate = 0.0
+    assault: Rate = 0.0
+
+
+class ProbPerCrime(PerCrime):
+    """A probability by type: ≤ 1."""
+
+    theft: Prob = 0.0
+    burglary: Prob = 0.0
+    robbery: Prob = 0.0
+    assault: Prob = 0.0
+
+
+class HoursPerCrime(PerCrime):
+    """Working hours by type: ≤ MAX_CASE_HOURS (police effort is booked hour by hour)."""
+
+    theft: CaseHours = 0.0
+    burglary: CaseHours = 0.0
+    robbery: CaseHours = 0.0
+    assault: CaseHours = 0.0
+
+
+def _per_crime(values, unit, src, desc, cls=PerCrime):
+    return Field(default_factory=lambda: cls(**dict(zip(CRIME_TYPES, values))),
                  description=desc, json_schema_extra={"unit": unit, "source": src})
 
 
 class Crime(Section):
-    rate_per_10k_year: PerCrime = _per_crime((40.0, 8.0, 1.5, 6.0), "incidents/10,000 residents/year",
+    rate_per_10k_year: RatePerCrime = _per_crime((40.0, 8.0, 1.5, 6.0), "incidents/10,000 residents/year",
                                              ASSUME + " anchored on Guigang 2016: 9,060 criminal cases filed / 4.32 M = 21 per 10,000 (city_figures), with under-reporting",
-                                             "incidence by type before guardianship (patrols and visits lower it, see guardianship_deterrence)")
-    victim_report_prob: PerCrime = _per_crime((0.4, 0.7, 0.8, 0.6), "probability", ASSUME, "chance a victim reports, by type")
-    clearance_prob: PerCrime = _per_crime((0.15, 0.25, 0.5, 0.6), "probability", ASSUME, "chance a reported incident is cleared without footage")
-    investigation_hours: PerCrime = _per_crime((4.0, 6.0, 2.0, 3.0), "working hours", ASSUME + " (Jincheng robbery: call to arrest 1 h 52 min)",
-                                               "mean police effort on an incident (exponential)")
+                                             "incidence by type before guardianship (patrols and visits lower it, see guardianship_deterrence)",
+                                             RatePerCrime)
+    victim_report_prob: ProbPerCrime = _per_crime((0.4, 0.7, 0.8, 0.6), "probability", ASSUME, "chance a victim reports, by type",
+                                                  ProbPerCrime)
+    clearance_prob: ProbPerCrime = _per_crime((0.15, 0.25, 0.5, 0.6), "probability", ASSUME,
+                                              "chance a reported incident is cleared without footage", ProbPerCrime)
+    investigation_hours: HoursPerCrime = _per_crime((4.0, 6.0, 2.0, 3.0), "working hours",
+                                                    ASSUME + " (Jincheng robbery: call to arrest 1 h 52 min)",
+                                                    "mean police effort on an incident (exponential)", HoursPerCrime)
     camera_deterrence: Prob = P(0.16, "share of street crime prevented in view",
                                 "Welsh & Farrington 2009: −16 % on average (car parks −51 %, centres −7 %) (literature_facts §4)",
                                 "street crime avoided in cells a camera covers")
@@ -216,9 +312,11 @@ class Crime(Section):
     guardianship_deterrence: float = P(0.005, "per patrol-or-visit hour/1,000 residents/day", ASSUME + " (Braga et al. 2019: hot-spot patrols cut crime a little)",
                                        "crime rate in a grid is multiplied by exp(−this × guardian hours)", ge=0)
     report_delay_hours: float = P(0.5, "h", ASSUME, "mean delay from an incident to a victim's call", ge=0)
-    cameras_per_covered_cell: float = P(1.0, "cameras/cell", ASSUME, "cameras needed to cover one public cell (for costs)", ge=0)
+    cameras_per_covered_cell: float = P(1.0, "cameras/cell", ASSUME, "cameras needed to cover one public cell (for costs)", ge=0, le=1000)
+    # ≤ 1,000 a cell (a cell is about 100 m across): the camera count must stay an integer
     camera_capital_yuan: float = P(6296.0, "yuan/camera", "Laibin: 221 M yuan for 35,100 cameras (city_figures)", "capital cost per camera", ge=0)
-    camera_life_years: float = P(6.0, "years", ASSUME, "years over which a camera's capital cost is spread", gt=0)
+    camera_life_years: float = P(6.0, "years", ASSUME, "years over which a camera's capital cost is spread", ge=0.1)
+    # ≥ 0.1 years: the yearly cost of a camera that lasts days is meaningless (and tiny values overflow it)
 
 
 # --------------------------------------------------------------------------- perception
@@ -257,8 +355,14 @@ class Perception(Section):
     cutpoints: tuple[Prob, Prob, Prob, Prob] = P((0.2, 0.4, 0.6, 0.8), "score 0–1", ASSUME,
                                                  "boundaries of the five answers: unsafe | not very safe | basically safe | safe | very safe")
     answer_noise_sd: float = P(0.05, "score 0–1", ASSUME, "noise in how a resident maps its feeling to an answer", ge=0)
-    survey_n: int = P(1000, "respondents", ASSUME + " (provincial surveys sample thousands; Tibet 2016 n=3,240)", "sample size of each survey", ge=1)
-    survey_every_days: int = P(91, "days", "Guigang: surveyed every quarter (city_figures)", "days between surveys", ge=1)
+    survey_n: int = P(1000, "respondents", ASSUME + " (provincial surveys sample thousands; Tibet 2016 n=3,240)", "sample size of each survey",
+                      ge=1, le=1_000_000)   # ≤ 1 M: far above any survey; the sample is drawn in memory
+    survey_every_days: int = P(91, "days", "Guigang: surveyed every quarter (city_figures)", "days between surveys", ge=1, le=36500)
+
+    @field_validator("safety_mean", "trust_mean")
+    @classmethod
+    def _beta_mean(cls, v: float) -> float:
+        return _inside_01(v)
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -274,10 +378,12 @@ class Scenario(Section):
 
     name: str = P("default", "text", "-", "scenario name")
     description: str = P("", "text", "-", "what this scenario represents")
-    seed: int = P(20261125, "integer", "-", "seed of the run (overridden by --seed / rng=)", ge=0)
+    seed: int = P(20261125, "integer", "-", "seed of the run (overridden by --seed / rng=)", ge=0, le=2**63 - 1)
+    # < 2**63: stored as SQLite INTEGER with a sweep's runs, and what `gridsim run --seed` takes
     days: int = P(365, "days", "a year, as the cities report", "length of the run", ge=1, le=36500)
     population: int = P(100_000, "residents", ASSUME + " (a representative district)", "residents of the town (at scale 1)", ge=1, le=50_000_000)
-    area_km2: float = P(200.0, "km²", ASSUME + " (500 residents/km², between Huizhou 533 and Guigang 407)", "land area of the town (at scale 1)", gt=0)
+    area_km2: float = P(200.0, "km²", ASSUME + " (500 residents/km², between Huizhou 533 and Guigang 407)", "land area of the town (at scale 1)", ge=0.01, le=1_000_000)
+    # ≤ 1,000,000 km²: twice China's largest prefecture (Bayingolin, ≈470,000 km²); area only sets distances
     warmup_days: int = P(0, "days", ASSUME + " (0 = none; the scenario files use 180)",
                          "days simulated before the observed period, so queues, hidden disputes and memories start near "
                          "their usual level; nothing that begins in them is counted", ge=0, le=3650)

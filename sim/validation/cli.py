@@ -42,6 +42,28 @@ def publish(src: Path, res: dict, page: Path = DOCS_PAGE, folder: Path = DOCS_DI
     page.write_text(report_markdown(res, figure_dir=rel), encoding="utf-8")
 
 
+def check_memory(settings, workers: int | None) -> None:
+    """Refuse before anything runs if the largest run of the preset (a city at the preset's
+    scale, or the default district), times the runs side by side, would not fit in memory."""
+    from ..execute import BYTES_PER_PROCESS, check_memory as check, memory_estimate
+    from ..experiments.pool import Runner
+    from ..scenario import load_scenario
+    from .suite import SCENARIO_FILES, SCENARIOS
+
+    largest, name = 0, ""
+    for stem in SCENARIO_FILES:
+        district = stem == "default"
+        shape = ({"days": settings.district_days, "scale": settings.district_scale} if district
+                 else {"days": settings.days, "scale": settings.scale})
+        need = memory_estimate(load_scenario(SCENARIOS / f"{stem}.yaml"), shape)
+        if need > largest:
+            largest, name = need, stem
+    side = Runner(workers).workers
+    check(side * (largest + (BYTES_PER_PROCESS if side > 1 else 0)),
+          f"validate ({settings.name}, {side} runs at a time; the largest: scenarios/{name}.yaml at scale "
+          f"{settings.district_scale if name == 'default' else settings.scale:g})", "use --quick or fewer --workers")
+
+
 def cmd_validate(args) -> int:
     if args.replot:
         src = Path(args.replot)
@@ -56,13 +78,16 @@ def cmd_validate(args) -> int:
             publish(src, res)
             print(f"published to {DOCS_PAGE.relative_to(ROOT)} and {DOCS_DIR.relative_to(ROOT)}/")
         return 0
+    from ..run import check_out_path
+
     settings = PRESETS["quick" if args.quick else "full"]
-    out = Path(args.out) if args.out else default_out(args.quick)
+    out = check_out_path(args.out if args.out is not None else default_out(args.quick))
     if args.workers is not None and args.workers < 1:
         raise ScenarioError(f"--workers {args.workers}: must be at least 1")
     if out.resolve() == DOCS_DIR.resolve() or DOCS_DIR.resolve() in out.resolve().parents:
         raise ScenarioError(f"--out {out}: inside docs/validation; write elsewhere and publish with --docs")
     check_out_dir(out)
+    check_memory(settings, args.workers)
     say = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     res = run_validation(out, settings, workers=args.workers, say=say)
     print(f"validation ({settings.name}): {res['runs']:,} runs, {res['wall_minutes']:.1f} min → {out}/REPORT.md")
