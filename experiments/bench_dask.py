@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sim.experiments import load_experiment, run_sweep  # noqa: E402
+
+from bench_parallel import outcomes  # noqa: E402  (the same folder: a store's outcomes by run id)
 
 
 class Cluster:
@@ -78,14 +79,6 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
-
-
-def outcomes(out: Path) -> dict:
-    db = sqlite3.connect(out / "store.sqlite")
-    try:
-        return dict(db.execute("SELECT run_id, outcomes FROM runs"))
-    finally:
-        db.close()
 
 
 def measure(exp, tmp: Path, name: str, workers: int, dask: bool) -> float:
