@@ -186,7 +186,7 @@ for _name, _label, _unit, _meaning in (
         ("patrol_hours", "police patrol hours", "h/day", "on-duty police hours free of calls today (visible patrol)")):
     _add(SERIES, _name, _label, _unit, NEITHER, _meaning, "daily")
 for _r in RUNGS:
-    _add(SERIES, f"backlog_{_r}", f"cases at the {_r}", "count",
+    _add(SERIES, f"backlog_{_r}", f"cases at the {_r} at midnight", "count",
          NEITHER, f"disputes at the {_r} rung at the END of the day (an end-of-day count, not a time-average)", "daily")
 
 #: what `gridsim run` prints, in this order

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..catalogue import KEY_OUTCOMES
+from ..catalogue import KEY_OUTCOMES, OUTCOMES, SERIES
 from ..catalogue import label as outcome_label
 from ..experiments.design import ExperimentError
 from ..experiments.store import Store
@@ -190,7 +190,15 @@ def _set_logx(ax) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def _draw_curve(ax, curve: pd.DataFrame, numeric: bool, colour="tab:blue", name=None) -> None:
+def _scale(outcome: str) -> float:
+    """Shares are stored as fractions and drawn in %, as their labels say."""
+    entry = OUTCOMES.get(outcome) or SERIES.get(outcome)
+    return 100.0 if entry is not None and entry.is_share else 1.0
+
+
+def _draw_curve(ax, curve: pd.DataFrame, numeric: bool, colour="tab:blue", name=None, outcome: str = "") -> None:
+    f = _scale(outcome)
+    curve = curve.assign(mean=curve["mean"] * f, lo=curve["lo"] * f, hi=curve["hi"] * f)
     x = curve["x"].to_numpy() if numeric else np.arange(len(curve))
     ax.plot(x, curve["mean"], "o-", color=colour, ms=3.5, lw=1.5, label=name)
     ok = curve["lo"].notna().to_numpy()
@@ -256,8 +264,8 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
             table += [{"axis": axis, "outcome": outcome, **r} for r in curve.to_dict("records")]
             if continuous and numeric:
                 pts = df[df["status"] == "done"].groupby("point").agg(x=(f"axis.{axis}", "first"), y=(outcome, "mean"))
-                ax.scatter(pts["x"], pts["y"], s=6, color="0.6", alpha=0.6, lw=0)
-            _draw_curve(ax, curve, numeric)
+                ax.scatter(pts["x"], pts["y"] * _scale(outcome), s=6, color="0.6", alpha=0.6, lw=0)
+            _draw_curve(ax, curve, numeric, outcome=outcome)
             if axis == threshold_axis and outcome in runaway_outcomes and numeric:
                 thr = runaway_threshold(curve, elasticity)
                 _mark_threshold(ax, thr, capacity)
@@ -312,7 +320,7 @@ def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins
     for ax, outcome in zip(grid.ravel(), outcomes):
         curve = axis_curve(df, axis, outcome, continuous=continuous, bins=bins, confidence=confidence)
         thr = runaway_threshold(curve, elasticity)
-        _draw_curve(ax, curve, True)
+        _draw_curve(ax, curve, True, outcome=outcome)
         _mark_threshold(ax, thr, capacity)
         if thr is not None:
             found.append({"axis": axis, "outcome": outcome, "elasticity": elasticity, **thr})
@@ -337,7 +345,7 @@ def _plot_heatmaps(df, a, b, outcomes, outdir, title) -> Path:
     rows = math.ceil(n / cols)
     fig, grid = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
     for ax, outcome in zip(grid.ravel(), outcomes):
-        table = done.groupby([f"axis.{b}", f"axis.{a}"])[outcome].mean().unstack(f"axis.{a}")
+        table = done.groupby([f"axis.{b}", f"axis.{a}"])[outcome].mean().unstack(f"axis.{a}") * _scale(outcome)
         im = ax.imshow(table.to_numpy(float), origin="lower", aspect="auto", cmap="viridis")
         ax.set_xticks(range(table.shape[1]), [f"{v:g}" if isinstance(v, int | float) else str(v) for v in table.columns],
                       fontsize=7, rotation=30)
@@ -379,10 +387,11 @@ def _plot_daily(daily: dict, axis: str, outdir: Path, title: str) -> list[Path]:
             series = daily[p]["mean"].get(key)
             if series is None:
                 continue
+            series = series * _scale(key)
             v = daily[p]["axes"][axis]
             ax.plot(np.arange(1, len(series) + 1), series, color=cmap(i / max(1, len(points) - 1)), lw=1,
                     label=f"{v:g}" if isinstance(v, int | float) else str(v))
-        ax.set_title(label(key), fontsize=9)
+        ax.set_title(SERIES[key].axis_label() if key in SERIES else label(key), fontsize=9)
         ax.set_xlabel("day", fontsize=8)
     grid[0, 0].legend(title=label(axis), fontsize=6.5, title_fontsize=7, ncol=2)
     fig.suptitle(f"{title}: daily series, mean over replicates, one line per {label(axis)}", fontsize=10)
