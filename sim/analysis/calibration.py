@@ -7,7 +7,8 @@
   10 % of the value — see `default_se`).
 - **Parameters** fitted are scalar numbers whose provenance is *assumption*: the scenario
   file's own `source:` if it gives one, else the schema's.  A documented parameter is refused
-  unless `--force`.  Bounds are the schema's limits (`ge`/`le`) for a share (both limits within [0, 1]),
+  unless `--force`.  Bounds are the schema's plausible range when it gives one (see
+  `sim.scenario.plausible`), else its limits (`ge`/`le`) for a share (both limits within [0, 1]),
   else default/4 to default×4 within whatever limit it gives; both ends are then pulled 1 %
   of the width inside (the model's Beta draws need a mean strictly inside (0, 1), strict
   limits must not be hit); `--bounds KEY=LO,HI` overrides.
@@ -43,7 +44,7 @@ import numpy as np
 from ..catalogue import OUTCOMES, outcome
 from ..execute import replicate_seeds
 from ..experiments.pool import Runner, RunSpec
-from ..scenario import Scenario, ScenarioError, bounds, is_assumption, leaves, load_scenario, param_source, suggest
+from ..scenario import Scenario, ScenarioError, bounds, is_assumption, leaves, load_scenario, param_source, plausible, suggest
 
 #: targets that, when --fit is not given, are fitted with this parameter
 DEFAULT_FIT = {
@@ -91,6 +92,9 @@ def check_fit_param(key: str, scenario: Scenario, force: bool = False) -> None:
 def default_bounds(key: str, scenario: Scenario) -> tuple[float, float, str]:
     """Search range of a fitted parameter and how it was set (see the module doc)."""
     value = float(scenario.flat()[key])
+    pr = plausible(key)
+    if pr is not None and pr[0] <= value <= pr[1]:
+        return pr[0], pr[1], "the schema's plausible range"
     lo, hi = bounds(key).lo, bounds(key).hi
     if lo is not None and hi is not None and lo >= 0.0 and hi <= 1.0:
         how = "the schema's limits"        # a share or probability: its whole range

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from .loader import load_scenario, parse_set, read_raw, read_yaml_mapping, validate
 from .params import (Bounds, Leaf, all_keys, bounds, bounds_text, flatten, get_dotted, is_assumption, leaves,
-                     param_source, schema_extra, set_dotted, suggest)
+                     param_source, plausible, schema_extra, set_dotted, suggest)
 from .schema import (CRIME_TYPES, DEFAULT_SCENARIO, DISPUTE_TYPES, ROOT, RUNGS, SEVERITIES, Scenario, ScenarioError)
 
 __all__ = [
     "CRIME_TYPES", "DEFAULT_SCENARIO", "DISPUTE_TYPES", "ROOT", "RUNGS", "SEVERITIES", "Scenario", "ScenarioError",
     "Bounds", "Leaf", "all_keys", "bounds", "bounds_text", "flatten", "get_dotted", "is_assumption", "leaves",
-    "param_source", "schema_extra", "set_dotted", "suggest",
+    "param_source", "plausible", "schema_extra", "set_dotted", "suggest",
     "load_scenario", "parse_set", "read_raw", "read_yaml_mapping", "validate",
 ]

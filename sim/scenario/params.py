@@ -213,6 +213,16 @@ def bounds(key: str) -> Bounds:
     return Bounds(lo, hi, lo_strict, hi_strict)
 
 
+def plausible(key: str) -> tuple[float, float] | None:
+    """The parameter's plausible range `(low, high)` from the schema (the prior calibration
+    uses), or None when the schema gives none.  For a tuple parameter it holds for each
+    element."""
+    leaf = leaves().get(key)
+    extra = leaf.field.json_schema_extra if leaf is not None else None
+    rng = extra.get("plausible") if isinstance(extra, dict) else None
+    return None if rng is None else (float(rng[0]), float(rng[1]))
+
+
 def bounds_text(key: str) -> tuple[str | None, str | None]:
     """Lower and upper limit as text, e.g. ('> 0', '≤ 1'); None for an open end."""
     b = bounds(key)

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_SCENARIO = ROOT / "scenarios" / "default.yaml"
-DEFAULT_SCENARIO = ROOT / "scenarios" / "default.yaml"
 
 SEVERITIES = ("minor", "moderate", "serious")
 DISPUTE_TYPES = ("neighbour", "family", "land_property", "property_management", "consumer_labour")
@@ -67,9 +66,20 @@ class ScenarioError(ValueError):
         self.detail = detail
 
 
-def P(default: Any, unit: str, source: str, desc: str, **limits: Any) -> Any:
-    """A scenario parameter: default, unit, source and allowed range in one place."""
-    return Field(default, description=desc, json_schema_extra={"unit": unit, "source": source}, **limits)
+def P(default: Any, unit: str, source: str, desc: str, *, plausible: tuple[float, float] | None = None, **limits: Any) -> Any:
+    """A scenario parameter: default, unit, source and allowed range in one place.
+
+    `plausible=(low, high)` is the range the evidence (or, for an assumption, judgement)
+    allows: narrower than the physical limits, it is what calibration takes as its prior
+    and what `docs/ODD.md` prints beside the source."""
+    extra: dict[str, Any] = {"unit": unit, "source": source}
+    if plausible is not None:
+        lo, hi = plausible
+        values = default if isinstance(default, tuple) else (default,)
+        if not lo < hi or not all(lo <= v <= hi for v in values):
+            raise ValueError(f"plausible range {plausible} must be increasing and contain the default {default}")
+        extra["plausible"] = (float(lo), float(hi))
+    return Field(default, description=desc, json_schema_extra=extra, **limits)
 
 
 ASSUME = "assumption"
