@@ -84,6 +84,13 @@ _add(OUTCOMES, "share_known", "share known", "share", HIGHER,
      "share of disputes that became known to the system (report, late report or visit)", "disputes")
 _add(OUTCOMES, "share_settled_in_grid", "settled inside the grid", "share", HIGHER,
      "share of resolved disputes settled at the grid rung (小事不出格)", "ladder")
+_add(OUTCOMES, "share_settled_in_community", "settled by the community", "share", NEITHER,
+     "share of resolved disputes settled at the community rung (大事不出村: with the grid, the village level)", "ladder")
+_add(OUTCOMES, "share_settled_low", "settled in the grid or village", "share", HIGHER,
+     "share of resolved disputes settled at the grid or the community rung (小事不出村)", "ladder")
+_add(OUTCOMES, "mediation_per_10k_year", "reaching community mediation", "per 10k residents/yr", NEITHER,
+     "disputes begun in the observed period that reached the community rung (people's mediation), per 10,000 "
+     "residents a year (national figures: about 63 in 2017, 106 in 2022)", "ladder")
 _add(OUTCOMES, "escalation_rate", "escalated", "share", LOWER,
      "share of known disputes that went up at least one rung", "ladder")
 _add(OUTCOMES, "timeout_rate", "escalated by waiting", "share", LOWER,
@@ -141,6 +148,9 @@ _add(OUTCOMES, "visits_per_household_month", "household visits", "per household 
      "household visits grid workers made in time free of casework", "staff")
 _add(OUTCOMES, "grids_overloaded_by_routine", "grids overloaded by routine", "grids", LOWER,
      "grids whose routine duties alone exceed their team's working hours", "staff")
+_add(OUTCOMES, "routine_shortfall_share", "routine duties left undone", "share", LOWER,
+     "share of the routine duties owed over the observed period that grid workers left undone (with staffing.triage "
+     "cases_first they get what casework leaves; with routine_first, what team hours allow)", "staff")
 _add(OUTCOMES, "cost_yuan_per_year", "cost", "yuan/yr", LOWER, "grid workers' pay + cameras' capital spread over their life", "cost")
 _add(OUTCOMES, "cost_grid_workers_yuan_per_year", "cost of grid workers", "yuan/yr", LOWER, "full- and part-time grid workers' pay", "cost")
 _add(OUTCOMES, "cost_cameras_yuan_per_year", "cost of cameras", "yuan/yr", LOWER, "cameras' capital over their life", "cost")
@@ -161,7 +171,12 @@ for _name, _label, _unit, _meaning in (
         ("community_mediators", "community mediators", "staff", "people's mediators of the communities"),
         ("township_mediators", "township mediators", "staff", "full-time mediators of the township centres"),
         ("court_slots", "court slots", "staff", "judges' case slots for these disputes"),
-        ("cameras", "cameras", "cameras", "cameras hung (covered public cells × cameras per cell)"),
+        ("cameras", "cameras", "cameras", "cameras hung (covered public cells × cameras per cell, or the stock)"),
+        ("cameras_per_1000", "cameras per 1,000", "per 1,000 residents", "cameras hung per 1,000 residents simulated"),
+        ("camera_coverage_derived", "public space in view", "share", "covered public cells / public cells (with a stock, "
+         "the coverage its cameras reach; with camera_coverage, that share rounded to whole cells)"),
+        ("communities_with_camera_share", "communities with a camera", "share",
+         "share of communities (villages) with at least one covered cell (Guigang's 80.38 % is this share)"),
         ("residents_per_grid_actual", "residents per grid", "residents", "residents / grids as partitioned")):
     _add(OUTCOMES, _name, _label, _unit, NEITHER, _meaning, "town")
 
@@ -183,7 +198,8 @@ for _name, _label, _unit, _meaning in (
         ("trust_mean", "mean trust", "score 0–1", "mean trust at the end of the day"),
         ("worker_utilisation", "grid-worker utilisation", "share", "(routine + casework) / working hours today"),
         ("visits", "household visits", "visits/day", "household visits made today"),
-        ("patrol_hours", "police patrol hours", "h/day", "on-duty police hours free of calls today (visible patrol)")):
+        ("patrol_hours", "police patrol hours", "h/day", "on-duty police hours free of calls today "
+         "(the share crime.patrol_visible_share of them is visible patrol)")):
     _add(SERIES, _name, _label, _unit, NEITHER, _meaning, "daily")
 for _r in RUNGS:
     _add(SERIES, f"backlog_{_r}", f"cases at the {_r} at midnight", "count",

@@ -14,13 +14,15 @@ Couplings (wired by `GovernanceModel`; nothing here reads another submodel):
 
 - receives at construction: the `crime` and `staffing` sections, the town, the population,
   the event queue, its streams (`rng` for occurrence and detection, `police_rng` for
-  investigations), the horizon in days, and `area_memory_days` (how long residents
-  remember crime in their grid: the memory is crime's state, so crime lets it fade);
+  investigations) and the horizon in days;
 - receives each day: yesterday's guardianship (`occur`), and violent disputes through
   `from_dispute(t, cell, victim, dispute_id)`, the disputes' `on_violent` callback;
 - serves: the police pool and `travel_lead(cell)`, on which the disputes' police rung runs;
-- emits: `patrol_hours(day)` and, at `end_day()`, the day's victims, the incidents closed
-  today (`ClosedIncidents`) and the faded `area_memory`.
+- emits: `patrol_hours(day)` and, at `end_day()`, the incidents that occurred today,
+  known to the police or not (`IncidentsToday`: victim, violent or not, grid), and the
+  incidents the police closed today (`ClosedIncidents`: victim, cleared or not, grid, hour
+  of occurrence, hours from the report to an officer on scene).  What residents make of
+  them (memories, hearsay, trust) is perception's business.
 
 `visible_patrol_per_1000` and `guardianship_per_1000` are the one definition of what
 patrols and visits residents (and offenders) see; guardianship and perception both use it.
@@ -28,7 +30,6 @@ patrols and visits residents (and offenders) see; guardianship and perception bo
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +66,9 @@ def _per_type(section) -> np.ndarray:
 
 
 def visible_patrol_per_1000(patrol_hours_by_township, township_pop, grid_township, visible_share: float) -> np.ndarray:
-    """Patrol hours seen on the street per 1,000 residents, per grid (its township's value).
+    """Patrol hours seen on the street per 1,000 residents, per grid (its township's value):
+    the share `visible_share` (`crime.patrol_visible_share`: free on-duty hours spent on
+    foot or street patrol in waking hours) of the township's free on-duty hours.
 
     One definition for deterrence and for perceived safety, so the two cannot drift apart."""
     return (visible_share * patrol_hours_by_township / np.maximum(township_pop, 1.0) * 1000.0)[grid_township]
@@ -77,22 +80,49 @@ def guardianship_per_1000(visit_hours_by_grid, grid_pop, visible_patrol, visit_w
     return visits + visible_patrol
 
 
+VIOLENT = np.array([False, False, True, True])   # robbery and assault: violence against the person
+
+
 @dataclass(frozen=True)
-class ClosedIncidents:
-    """Incidents closed today, in closing order: the victim and whether it was cleared."""
+class IncidentsToday:
+    """Incidents that occurred today, known to the police or not (dispute-born assaults
+    included), in creation order: the victim, whether it was violent (robbery, assault)
+    and the grid where it happened."""
 
     victim: np.ndarray
-    cleared: np.ndarray
+    violent: np.ndarray
+    grid: np.ndarray
 
     def __len__(self) -> int:
         return len(self.victim)
 
 
+@dataclass(frozen=True)
+class ClosedIncidents:
+    """Incidents the police closed today, in closing order: the victim, whether it was
+    cleared, the grid where it happened, the hour it occurred and the hours from the report
+    reaching the police to an officer on scene (NaN: no officer came)."""
+
+    victim: np.ndarray
+    cleared: np.ndarray
+    grid: np.ndarray
+    t_occur: np.ndarray
+    response_hours: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.victim)
+
+
+def _closed(rows: list[tuple]) -> ClosedIncidents:
+    cols = list(zip(*rows)) if rows else [()] * 5
+    return ClosedIncidents(np.array(cols[0], np.int64), np.array(cols[1], bool), np.array(cols[2], np.int32),
+                           np.array(cols[3], float), np.array(cols[4], float))
+
+
 class CrimeProcess:
     ARRIVE, CLOSE = 20, 21
 
-    def __init__(self, crime, staffing, town, population, events, *, rng, police_rng, horizon_days: int,
-                 area_memory_days: float):
+    def __init__(self, crime, staffing, town, population, events, *, rng, police_rng, horizon_days: int):
         c, s = crime, staffing
         self.c, self.town, self.population, self.events = c, town, population, events
         self.rng, self.police_rng = rng, police_rng
@@ -123,11 +153,8 @@ class CrimeProcess:
         self.km_to_hours = town.cell_km * s.detour_factor / s.police_speed_kmh
         self.dispatch_hours = s.police_dispatch_hours
 
-        self.area_memory = np.zeros(town.n_grids)      # decaying count of known incidents per grid
-        self.area_decay = math.exp(-1.0 / area_memory_days)
-        self.victims_today: list[np.ndarray] = []
-        self.closed_victims: list[int] = []
-        self.closed_cleared: list[bool] = []
+        self.occurred_today: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (victim, violent, grid) batches
+        self.closed_today: list[tuple] = []     # (victim, cleared, grid, t_occur, response hours) per closed incident
         self.today = dict.fromkeys(("incidents", "known", "cleared", "uncleared", "by_camera"), 0)
 
     # ------------------------------------------------------------------ helpers
@@ -188,7 +215,7 @@ class CrimeProcess:
         unseen = detected_by == BY_NONE
         self.table.status[ids[unseen]] = UNREPORTED
         self.table.t_close[ids[unseen]] = t_occur[unseen]
-        self.victims_today.append(victims)
+        self.occurred_today.append((np.asarray(victims, np.int64), VIOLENT[kinds], grid))
         self.today["incidents"] += n
         self.today["by_camera"] += int(by_camera.sum())
         for i in np.flatnonzero(~unseen):
@@ -199,7 +226,6 @@ class CrimeProcess:
     def on_arrive(self, t: float, i: int, _arg: int) -> None:
         """A call reaches the police: send the officer who reaches the scene first."""
         tab = self.table
-        self.area_memory[tab.grid[i]] += 1.0
         self.today["known"] += 1
         cell = int(tab.cell[i])
         unit = int(self.town.cell_township[cell])
@@ -219,23 +245,26 @@ class CrimeProcess:
         self.events.push(te, self.CLOSE, i, CLEARED if rng.random() < p else UNCLEARED)
 
     def on_close(self, t: float, i: int, status: int) -> None:
-        self.table.status[i] = status
-        self.table.t_close[i] = t
+        tab = self.table
+        tab.status[i] = status
+        tab.t_close[i] = t
         self.today["cleared" if status == CLEARED else "uncleared"] += 1
-        self.closed_victims.append(int(self.table.victim[i]))
-        self.closed_cleared.append(status == CLEARED)
+        self.closed_today.append((int(tab.victim[i]), status == CLEARED, int(tab.grid[i]), float(tab.t_occur[i]),
+                                  float(tab.t_response[i] - tab.t_detect[i])))
 
     # ------------------------------------------------------------------ end of day
     def patrol_hours(self, day: int) -> np.ndarray:
-        """Police hours free of calls today, per township: visible patrols."""
+        """On-duty police hours free of calls today, per township.  Only the share
+        `patrol_visible_share` of them is visible patrol (`visible_patrol_per_1000`)."""
         free = np.maximum(self.police.hours - self.police.busy_on(day), 0.0)
         return np.bincount(self.police.unit, weights=free, minlength=self.town.n_townships)
 
-    def end_day(self) -> tuple[np.ndarray, ClosedIncidents]:
-        """Close the day: the memory of known crime fades; hand over today's victims and the
-        incidents closed today (the model passes them to perception)."""
-        self.area_memory *= self.area_decay
-        victims = np.concatenate(self.victims_today) if self.victims_today else np.zeros(0, np.int64)
-        closed = ClosedIncidents(np.array(self.closed_victims, np.int64), np.array(self.closed_cleared, bool))
-        self.victims_today, self.closed_victims, self.closed_cleared = [], [], []
-        return victims, closed
+    def end_day(self) -> tuple[IncidentsToday, ClosedIncidents]:
+        """Close the day: hand over the incidents that occurred today and those the police
+        closed today (the model passes them to perception)."""
+        batches = self.occurred_today
+        occurred = IncidentsToday(*(np.concatenate(col) for col in zip(*batches))) if batches else \
+            IncidentsToday(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, np.int32))
+        closed = _closed(self.closed_today)
+        self.occurred_today, self.closed_today = [], []
+        return occurred, closed

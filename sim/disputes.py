@@ -11,9 +11,13 @@ Life of a dispute (one row of `DisputeProcess.table`):
    redrawn (memoryless, so the hazards are exact).
 3. **Climbs the ladder** grid → community mediator → township centre (or police, if
    serious) → court.  Each rung is a FIFO `ServerPool` with a hand-off delay, service effort
-   in working hours, a success chance and a waiting threshold: a case that waits longer
-   escalates one severity level to the next rung.  The table records when a case entered
-   and left each rung (`t_enter_<rung>`, `t_exit_<rung>`), so the number of cases at a
+   in working hours, a success chance and a deadline counted from the case's arrival at the
+   rung: a case the rung has not settled by then (still in hand-off, still waiting, or
+   still being served — the server stops at the deadline) is reported up one severity
+   level at the deadline, a time-out.  An attempt that fails while the deadline is still
+   ahead is tried again after `ladder.retry_gap_hours` (`repeat_until_deadline`: the rule
+   is to settle within the deadline, not to try once); the court has no deadline.  The table records
+   when a case entered and left each rung (`t_enter_<rung>`, `t_exit_<rung>`), so the number of cases at a
    rung can be integrated exactly over any window (`time_average_cases`).
 4. **Ends** exactly once: resolved (by some rung), or converted into an assault.  Cases
    not ended at the horizon are open.
@@ -71,7 +75,8 @@ DISPUTE_SCHEMA = {
     "t_first_contact": (np.float64, np.nan),
     "rung": (np.int8, -1),             # rung the case is at (or ended at)
     "escalations": (np.int8, 0),
-    "timeouts": (np.int8, 0),          # escalations because the wait passed the threshold
+    "timeouts": (np.int8, 0),          # escalations because a rung's deadline passed
+    "attempts": (np.int16, 0),         # repeated attempts at settling (after a failed one, before a deadline)
     "t_close": (np.float64, np.nan),
     "conv_time": (np.float64, np.inf),
     "version": (np.int32, 0),
@@ -116,6 +121,7 @@ class DisputeProcess:
         self.arrivals_rng, self.clocks_rng, self.ladder_rng, self.visits_rng = arrivals_rng, clocks_rng, ladder_rng, visits_rng
         self.grid_skill, self.police_lead, self.on_violent = grid_skill, police_lead, on_violent
         self.police_from_severity = ladder.police_from_severity
+        self.repeat, self.retry_gap = ladder.repeat_until_deadline, ladder.retry_gap_hours
         self.daily_rate = d.rate_per_10k_year / 1e4 / 365.0 * population.n
         self.table = Table(DISPUTE_SCHEMA, capacity=int(self.daily_rate * horizon_days * 1.3) + 64)
         self.rungs = [getattr(ladder, name) for name in RUNGS]
@@ -282,13 +288,24 @@ class DisputeProcess:
             self.on_ready(t, c, r)
             return
         ready = t + self.ladder_rng.exponential(handoff)
-        if tab.conv_time[c] < ready:
-            self._close_at(float(tab.conv_time[c]), c, CONVERTED)
+        deadline = self._deadline(c, r)
+        conv = float(tab.conv_time[c])
+        if conv < min(ready, deadline):
+            self._close_at(conv, c, CONVERTED)
+        elif ready > deadline:          # the hand-off alone outlasts the deadline
+            self._escalate(deadline, c, r, timeout=True)
         else:
             self.events.push(ready, self.READY, c, r)
 
+    def _deadline(self, c: int, r: int) -> float:
+        """When rung r must have settled case c: its arrival at the rung plus the rung's deadline (never, at the court)."""
+        if r == COURT:
+            return math.inf
+        return float(getattr(self.table, ENTER[r])[c]) + self.rungs[r].deadline_hours
+
     def on_ready(self, t: float, c: int, r: int) -> None:
-        """The case is ready for service at rung r: queue, wait, be served (or give up waiting)."""
+        """The case is ready for service at rung r: queue, wait, be served — or be reported up
+        at the rung's deadline if it cannot start, or cannot finish, by then."""
         tab, cfg = self.table, self.rungs[r]
         sev = int(tab.severity[c])
         conv = float(tab.conv_time[c])
@@ -299,12 +316,12 @@ class DisputeProcess:
             self._escalate(t, c, r, timeout=False)
             return
         s, ts = got
-        if ts - t > cfg.wait_threshold_hours and r != COURT:
-            te = t + cfg.wait_threshold_hours
-            if conv < te:
+        deadline = self._deadline(c, r)
+        if ts > deadline:               # no server can start it before the deadline: it never starts
+            if conv < deadline:
                 self._close_at(conv, c, CONVERTED)
             else:
-                self._escalate(te, c, r, timeout=True)
+                self._escalate(deadline, c, r, timeout=True)
             return
         if conv < ts:
             self._close_at(conv, c, CONVERTED)
@@ -315,14 +332,26 @@ class DisputeProcess:
         te = pool.finish_time(s, ts, effort)
         if r == GRID and np.isnan(tab.t_first_contact[c]):
             tab.t_first_contact[c] = ts
-        if conv < te:
+        stop = min(te, deadline)        # the server works on it until it is done or the deadline comes
+        if conv < stop:
             pool.occupy(s, ts, conv)
             self._close_at(conv, c, CONVERTED)
             return
-        pool.occupy(s, ts, te)
+        pool.occupy(s, ts, stop)
+        if te > deadline:               # not finished by the deadline: reported up then
+            self._escalate(deadline, c, r, timeout=True)
+            return
         p = cfg.success[sev] * (self.grid_skill[s] if r == GRID else 1.0)
         if self.ladder_rng.random() < p:
             self._close_at(te, c, RESOLVED)
+        elif self.repeat and r != COURT and te + self.retry_gap < deadline:
+            # not settled yet, but the deadline is still ahead: convene the parties again
+            retry = te + self.retry_gap
+            if conv < retry:
+                self._close_at(conv, c, CONVERTED)
+            else:
+                tab.attempts[c] += 1
+                self.events.push(retry, self.READY, c, r)
         else:
             self._escalate(te, c, r, timeout=False)
 

@@ -1,16 +1,22 @@
-"""Grid work: who serves each grid, and the household visits made in time free of casework.
+"""Grid work: who serves each grid, the routine duties they owe, and the household visits
+made in the time left.
 
 A grid's workers are the servers of its first-rung queue (`sim.queueing.ServerPool`).
-Casework comes first; the rest of each worker's shift goes to visiting households, which
-finds hidden disputes and is seen by residents.  So a grid that is too big for its team
-visits less, finds less, and lets disputes fester: the threshold the model must be able
-to show.
+Triage (`staffing.triage`): with `cases_first` (the default, as the visit rules say:
+disputes and emergencies at once, on site) waiting cases take whatever part of the shift
+they need; routine duties (∝ the grid's residents) take what casework leaves, and visits
+what routine leaves, so in a grid too big for its team routine duties go undone first
+(`routine_shortfall_share`) and visits stop.  With `routine_first` (the earlier model,
+kept for comparison) routine duties take their hours off the top of every shift and
+casework and visits share the rest.  Visits find hidden disputes and are seen by residents,
+so a grid that is too big for its team visits less, finds less and lets disputes fester.
 
 Couplings (wired by `GovernanceModel`): receives the `staffing` section, the town, the
 full-time ratio, the household size and the horizon; serves its `pool` and per-worker
 `skill` to the disputes' grid rung; emits, after `visit(day)`, the chance per grid that a
 hidden dispute is found (to the disputes), `visit_hours_by_grid` (to guardianship) and
-`visits_by_grid` (to perception).  Its `GridWorker` agents are made by the model.
+`visits_by_grid` (to perception), and the routine hours done each day
+(`routine_done_by_day`, to the outcomes).  Its `GridWorker` agents are made by the model.
 """
 
 from __future__ import annotations
@@ -77,17 +83,21 @@ class GridWork:
         unit, self.fulltime = assign_posts(s, fulltime_ratio, density)
         start = np.where(self.fulltime, s.shift_start, s.parttime_shift_start)
         hours = np.where(self.fulltime, s.fulltime_hours, s.parttime_hours)
-        # routine duties ∝ the grid's residents come first; what is left is for cases and visits
-        team_hours = team_hours_by_grid(s, unit, self.fulltime, n_grids)
-        routine = s.routine_hours_per_1000 * town.grid_pop / 1000.0
-        self.free_share = np.clip(1.0 - routine / team_hours, 0.0, 1.0)
-        self.routine_overload = routine > team_hours
         self.shift_hours = hours
-        self.routine_hours = float(np.minimum(routine, team_hours).sum())
-        hours = np.maximum(hours * self.free_share[unit], MIN_HOURS)
+        self.team_hours = team_hours_by_grid(s, unit, self.fulltime, n_grids)
+        # routine duties ∝ the grid's residents, hours a day per grid
+        self.routine_need = s.routine_hours_per_1000 * town.grid_pop / 1000.0
+        self.routine_overload = self.routine_need > self.team_hours
+        self.free_share = np.clip(1.0 - self.routine_need / self.team_hours, 0.0, 1.0)   # of a shift, after routine
+        self.cases_first = s.triage == "cases_first"
+        if not self.cases_first:
+            # routine_first: routine duties take their share off the top of every shift
+            hours = np.maximum(hours * self.free_share[unit], MIN_HOURS)
         self.skill = np.where(self.fulltime, s.fulltime_skill, s.parttime_skill)
         self.pool = ServerPool(unit, n_grids, start, hours, horizon_days)
         self.households = np.maximum(town.grid_pop / household_size, 1.0)
+        self.routine_done_by_day = np.zeros(horizon_days + 1)    # routine hours done, all grids, per day
+        self.routine_by_grid = np.zeros(n_grids)                 # … today, per grid
         self.visits_by_worker = np.zeros(len(unit))
         self.visits_by_grid = np.zeros(n_grids)
         self.visit_hours_by_grid = np.zeros(n_grids)
@@ -97,16 +107,33 @@ class GridWork:
         return self.pool.n
 
     def visit(self, day: int) -> np.ndarray:
-        """Spend today's free hours on visits; return per grid the chance a hidden dispute is found."""
-        s = self.staffing
-        free = np.maximum(self.pool.hours - self.pool.busy_on(day), 0.0)
+        """Spend the hours casework left today on routine duties (cases_first) and the rest on
+        visits; return per grid the chance a hidden dispute is found."""
+        s, n, unit = self.staffing, self.town.n_grids, self.pool.unit
+        left = np.maximum(self.pool.hours - self.pool.busy_on(day), 0.0)     # per worker, after casework
+        if self.cases_first:
+            left_g = np.bincount(unit, weights=left, minlength=n)
+            self.routine_by_grid = np.minimum(self.routine_need, left_g)
+            keep = np.divide(left_g - self.routine_by_grid, left_g, out=np.zeros(n), where=left_g > 0)
+            free = left * keep[unit]                                          # routine shared pro rata
+        else:
+            self.routine_by_grid = np.minimum(self.routine_need, self.team_hours)
+            free = left
+        self.routine_done_by_day[min(day, len(self.routine_done_by_day) - 1)] = self.routine_by_grid.sum()
         self.visits_by_worker = free * s.visits_per_hour
-        n = self.town.n_grids
-        self.visit_hours_by_grid = np.bincount(self.pool.unit, weights=free, minlength=n)
+        self.visit_hours_by_grid = np.bincount(unit, weights=free, minlength=n)
         self.visits_by_grid = np.bincount(self.pool.unit, weights=self.visits_by_worker, minlength=n)
         return 1.0 - np.exp(-self.visits_by_grid * s.visit_detect_prob / self.households)
 
     def utilisation(self, day: int) -> float:
-        """(routine duties + casework) / working hours, over all grid workers today."""
+        """(routine duties done + casework) / working hours, over all grid workers today
+        (after `visit(day)`, which settles today's routine duties)."""
         casework = np.minimum(self.pool.busy_on(day), self.pool.hours).sum()
-        return float((self.routine_hours + casework) / self.shift_hours.sum())
+        return float((self.routine_by_grid.sum() + casework) / self.shift_hours.sum())
+
+    def routine_shortfall_share(self, first_day: int, last_day: int) -> float:
+        """Share of the routine duties owed on days [first_day, last_day) left undone (NaN if none owed)."""
+        owed = self.routine_need.sum() * (last_day - first_day)
+        if owed <= 0:
+            return float("nan")
+        return float(1.0 - self.routine_done_by_day[first_day:last_day].sum() / owed)

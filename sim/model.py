@@ -15,7 +15,7 @@ day's messages in `step()` (what perception is told each evening).  No submodel 
 the model or reaches into another:
 
     GridWork(staffing, town, fulltime_ratio, household_size, horizon_days)
-    CrimeProcess(crime, staffing, town, population, events, rng, police_rng, horizon_days, area_memory_days)
+    CrimeProcess(crime, staffing, town, population, events, rng, police_rng, horizon_days)
     DisputeProcess(disputes, ladder, staffing, town, population, events, arrivals_rng, clocks_rng, ladder_rng,
                    visits_rng, horizon_days, grid_pool, grid_skill, police_pool, police_lead, on_violent)
     Perception(perception, town, population, rng, households, warmup_days, days)
@@ -115,13 +115,17 @@ class GovernanceModel(mesa.Model):
         self.streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in self.rng.bit_generator.seed_seq.spawn(len(STREAMS)))))
         st, horizon = self.streams, params.total_days
         town = self.town = Town(params, st["town"])
-        self.cameras = int(round(town.place_cameras(params.camera_coverage, st["cameras"], params.perception.camera_near_cells)
-                                 * params.crime.cameras_per_covered_cell))
+        c, near = params.crime, params.perception.camera_near_cells
+        if c.camera_stock_per_1000 is None:     # cameras as the coverage lever: covered cells × cameras per cell
+            self.cameras = int(round(town.place_cameras(params.camera_coverage, st["cameras"], near) * c.cameras_per_covered_cell))
+        else:                                   # cameras as a stock: placed by community, coverage derived
+            self.cameras = int(round(c.camera_stock_per_1000 * params.residents / 1000.0))
+            town.place_camera_stock(self.cameras, c.camera_village_share, c.cameras_per_covered_cell, st["cameras"], near)
         pop = self.population = Population(town, params, st["population"])
         self.grid_work = GridWork(params.staffing, town, fulltime_ratio=params.fulltime_ratio,
                                   household_size=params.town.household_size, horizon_days=horizon)
         self.crime = CrimeProcess(params.crime, params.staffing, town, pop, self.events, rng=st["crime"], police_rng=st["police"],
-                                  horizon_days=horizon, area_memory_days=params.perception.area_memory_days)
+                                  horizon_days=horizon)
         self.disputes = DisputeProcess(
             params.disputes, params.ladder, params.staffing, town, pop, self.events,
             arrivals_rng=st["arrivals"], clocks_rng=st["clocks"], ladder_rng=st["ladder"], visits_rng=st["visits"],
@@ -174,11 +178,10 @@ class GovernanceModel(mesa.Model):
         patrol = visible_patrol_per_1000(self.patrol_today, town.township_pop, town.grid_township, c.patrol_visible_share)
         self.guardian_per_1000 = guardianship_per_1000(self.grid_work.visit_hours_by_grid, town.grid_pop, patrol,
                                                        c.visit_guardian_weight)
-        victims, closed_incidents = self.crime.end_day()
-        self.perception.update(day, victims=victims, closed_disputes=self.disputes.pop_closed(),
+        incidents, closed_incidents = self.crime.end_day()
+        self.perception.update(day, incidents=incidents, closed_disputes=self.disputes.pop_closed(),
                                closed_incidents=closed_incidents, visits_by_grid=self.grid_work.visits_by_grid,
-                               visible_patrol_per_1000=patrol, open_by_grid=self.disputes.open_by_grid,
-                               area_crime=self.crime.area_memory)
+                               visible_patrol_per_1000=patrol, open_by_grid=self.disputes.open_by_grid)
         if self.observing:
             self.datacollector.collect(self)
         if self.steps >= self.params.total_days:

@@ -58,6 +58,9 @@ def summarise(model) -> dict:
         "share_open": n_open / n_disp if n_disp else math.nan,
         "share_known": float(was_known.mean()) if n_disp else math.nan,
         "share_settled_in_grid": float((resolved & (rung == GRID)).sum() / resolved.sum()) if resolved.any() else math.nan,
+        "share_settled_in_community": float((resolved & (rung == COMMUNITY)).sum() / resolved.sum()) if resolved.any() else math.nan,
+        "share_settled_low": float((resolved & (rung <= COMMUNITY)).sum() / resolved.sum()) if resolved.any() else math.nan,
+        "mediation_per_10k_year": float(np.isfinite(tab.t_enter_community[d_rows]).sum() * per_10k_year),
         "escalation_rate": float((tab.escalations[d_rows] > 0)[was_known].mean()) if was_known.any() else math.nan,
         "timeout_rate": float((tab.timeouts[d_rows] > 0)[was_known].mean()) if was_known.any() else math.nan,
         "conversions_per_10k_year": float(converted.sum() * per_10k_year),
@@ -108,6 +111,7 @@ def summarise(model) -> dict:
         "worker_utilisation": float(series["worker_utilisation"].mean()) if len(series) else math.nan,
         "visits_per_household_month": float(series["visits"].mean() * 30.0 / gw.households.sum()) if len(series) else math.nan,
         "grids_overloaded_by_routine": int(gw.routine_overload.sum()),
+        "routine_shortfall_share": gw.routine_shortfall_share(model.params.warmup_days, model.steps),
     })
 
     s, c = model.params.staffing, model.params.crime
@@ -126,5 +130,12 @@ def summarise(model) -> dict:
         "police_on_duty": model.crime.police.n, "community_mediators": model.disputes.pools[COMMUNITY].n,
         "township_mediators": model.disputes.pools[TOWNSHIP].n, "court_slots": model.disputes.pools[COURT].n,
         "cameras": model.cameras, "residents_per_grid_actual": n / model.town.n_grids,
+    })
+    t = model.town
+    with_camera = np.bincount(t.cell_community[t.covered], minlength=t.n_communities) > 0
+    out.update({
+        "cameras_per_1000": model.cameras * 1000.0 / n,
+        "camera_coverage_derived": float(t.covered.sum() / max(int(t.public.sum()), 1)),
+        "communities_with_camera_share": float(with_camera.mean()),
     })
     return out

@@ -1,11 +1,25 @@
 """Perceived safety, trust and the survey (ODD submodel 7 and the observation).
 
 Each resident's perceived safety `s ∈ [0, 1]` moves each day a step `adapt_daily` toward
-a target: its own baseline, lowered by remembered victimisation, by known crime and by
-unresolved disputes in its grid, and by its own badly handled disputes; raised by grid
-workers' visits, by visible police patrols and (a little) by a camera near home.  Grid- and
-cell-level signals are computed on the cells and gathered to residents in one indexing
-operation; nothing here loops over residents.
+a target: its own baseline plus one term per channel of the fear-of-crime literature
+(`docs/ODD.md` §7.9 gives each with its source):
+
+1. direct victimisation — a decaying memory of one's own victimisations, a violent one
+   (robbery, assault) counting `victim_injury_factor`;
+2. indirect victimisation — incidents in one's community heard of by word of mouth or grid
+   chat groups, whether or not the police know of them: a decaying count per community
+   (mean field: a resident hears `hear_share` of them); a cleared incident then weighs
+   `1 − cleared_relief`;
+3. disorder — open disputes (known or hidden) per 1,000 residents of one's grid;
+4. visible guardianship — grid workers' visits and visible police patrol, each saturating;
+5. confidence in police and government — trust above its mean raises safety; trust moves
+   with one's own disputes, one's own incidents (cleared or not, how fast an officer came)
+   and, for everyone, with publicised solved cases in the town;
+6. a camera near home (small);
+
+and one's own badly handled disputes.  Grid- and community-level signals are computed on
+those units and gathered to residents in one indexing operation; nothing here loops over
+residents.
 
 The survey asks `survey_n` residents; an answer is the resident's `s` plus answer noise,
 cut into five categories by `cutpoints`.  The reported "safety %" is the share at or above
@@ -15,11 +29,11 @@ Couplings (wired by `GovernanceModel`; nothing here reads another submodel): rec
 construction the `perception` section, the town, the population, its stream `rng`
 (survey sampling and answer noise), the households per grid (GridWork's) and the
 warm-up and observed days; receives each day, in `update(day, ...)`, the day's messages —
-`victims` (crime), `closed_disputes` (`disputes.ClosedDisputes`), `closed_incidents`
-(`crime.ClosedIncidents`), `visits_by_grid` (GridWork), `visible_patrol_per_1000`
-(`crime.visible_patrol_per_1000`, the same figure guardianship uses), `open_by_grid`
-(disputes) and `area_crime` (crime's faded memory of known incidents per grid).  It writes
-only the population's perception columns (safety, trust, memories) and `survey`.
+`incidents` (`crime.IncidentsToday`: every incident that occurred today), `closed_disputes`
+(`disputes.ClosedDisputes`), `closed_incidents` (`crime.ClosedIncidents`), `visits_by_grid`
+(GridWork), `visible_patrol_per_1000` (`crime.visible_patrol_per_1000`, the same figure
+guardianship uses) and `open_by_grid` (disputes).  It writes only the population's
+perception columns (safety, trust, memories) and `survey`.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ import numpy as np
 
 ANSWERS = ("unsafe", "not very safe", "basically safe", "safe", "very safe")
 BASICALLY_SAFE = ANSWERS.index("basically safe")  # answers from here up count as "safe"
+CHANNELS = ("victim", "hearsay", "disorder", "visits", "patrol", "trust", "camera", "dispute")
 
 
 class Perception:
@@ -40,20 +55,29 @@ class Perception:
         self.warmup_days, self.days = warmup_days, days
         self.victim_decay = np.float32(math.exp(-1.0 / p.victim_memory_days))
         self.dispute_decay = np.float32(math.exp(-1.0 / p.dispute_memory_days))
+        self.hearsay_decay = math.exp(-1.0 / p.hearsay_memory_days)
+        self.publicity_decay = math.exp(-1.0 / p.publicity_memory_days)
         # answer a ≥ k exactly when felt safety ≥ cutpoints[k-1]
         self.safe_cut = np.float32(p.cutpoints[BASICALLY_SAFE - 1])
         self.grid_per_1000 = 1000.0 / np.maximum(town.grid_pop, 1.0)
+        self.per_10k = 1e4 / max(population.n, 1)
         self.visit_rate = np.zeros(town.n_grids)   # visits per household per month (moving average)
         self.patrol_per_1000 = np.zeros(town.n_grids)
+        self.disorder_per_1000 = np.zeros(town.n_grids)
+        self.hearsay = np.zeros(town.n_communities)  # decaying count of incidents per community, cleared ones relieved
+        self.publicity = 0.0                         # decaying count of cleared incidents per 10,000 residents, town-wide
         self.survey: list[dict] = []
 
-    def update(self, day: int, *, victims, closed_disputes, closed_incidents, visits_by_grid,
-               visible_patrol_per_1000, open_by_grid, area_crime) -> None:
+    # ------------------------------------------------------------------ daily update
+    def update(self, day: int, *, incidents, closed_disputes, closed_incidents, visits_by_grid,
+               visible_patrol_per_1000, open_by_grid) -> None:
         """One day of perception from the day's messages (see the module docstring)."""
         p, pop, town = self.p, self.population, self.town
-        # --- events of the day touch only the residents involved
-        if len(victims):
-            np.add.at(pop.victim_memory, victims, np.float32(1.0))
+        # --- 1. own victimisation: a violent incident counts victim_injury_factor
+        if len(incidents):
+            shock = np.where(incidents.violent, p.victim_injury_factor, 1.0).astype(np.float32)
+            np.add.at(pop.victim_memory, incidents.victim, shock)
+        # --- own disputes: trust and the memory of bad handling
         if len(closed_disputes):
             cd = closed_disputes
             fast = np.exp(-np.nan_to_num(cd.hours, nan=np.inf) / p.trust_time_hours)
@@ -62,25 +86,42 @@ class Perception:
             parties = np.concatenate([cd.party_a, cd.party_b])
             np.add.at(pop.trust, parties, np.tile(d_trust, 2).astype(np.float32))
             np.add.at(pop.dispute_memory, parties, np.tile(bad, 2))
+        # --- own incidents closed by the police: cleared or not, and how fast an officer came
+        relief = np.zeros(town.n_communities)
+        n_cleared = 0
         if len(closed_incidents):
             ci = closed_incidents
-            np.add.at(pop.trust, ci.victim, np.where(ci.cleared, p.trust_gain_cleared, -p.trust_loss_uncleared).astype(np.float32))
+            quick = np.exp(-np.nan_to_num(ci.response_hours, nan=np.inf) / p.response_time_hours)
+            d_trust = (np.where(ci.cleared, p.trust_gain_cleared, -p.trust_loss_uncleared)
+                       + p.trust_response * (2.0 * quick - 1.0))
+            np.add.at(pop.trust, ci.victim, d_trust.astype(np.float32))
+            # 2. residents hear of clearances too: a cleared incident's remaining weight is cut by cleared_relief
+            cleared = ci.cleared
+            n_cleared = int(cleared.sum())
+            age = day - np.floor(ci.t_occur[cleared] / 24.0)
+            np.add.at(relief, town.grid_community[ci.grid[cleared]], p.cleared_relief * self.hearsay_decay ** age)
+        # --- 2. hearsay: every incident that occurred in the community, known to the police or not
+        heard = np.bincount(town.grid_community[incidents.grid], minlength=town.n_communities) if len(incidents) else 0.0
+        self.hearsay = np.maximum(self.hearsay + heard - relief, 0.0) * self.hearsay_decay
+        # --- 5. publicity: solved cases per 10,000 residents, town-wide
+        self.publicity = (self.publicity + n_cleared * self.per_10k) * self.publicity_decay
 
-        # --- grid and cell signals (small arrays)
-        # visits per household per month (30 days), as residents remember them
+        # --- 3, 4. grid signals: disorder, visits (per household per month, as residents remember them), patrol
         self.visit_rate += (visits_by_grid * 30.0 / self.households - self.visit_rate) / p.visit_memory_days
-        self.patrol_per_1000 = visible_patrol_per_1000
-        grid_term = (p.w_visit * self.visit_rate + p.w_patrol * self.patrol_per_1000
-                     - p.w_area_crime * area_crime * self.grid_per_1000
-                     - p.w_disorder * open_by_grid * self.grid_per_1000)
-        cell_term = (grid_term[town.grid] + p.w_camera * town.near_camera).astype(np.float32)
+        self.patrol_per_1000 = np.asarray(visible_patrol_per_1000, float)
+        self.disorder_per_1000 = open_by_grid * self.grid_per_1000
+        grid_term = self._grid_terms()
+        cell_term = (sum(grid_term.values())[town.grid] + p.w_camera * town.near_camera).astype(np.float32)
 
         # --- whole-population update: a handful of array operations
         pop.victim_memory *= self.victim_decay
         pop.dispute_memory *= self.dispute_decay
         np.clip(pop.trust, 0.0, 1.0, out=pop.trust)
-        pop.trust += np.float32(p.trust_relax_daily) * (pop.base_trust - pop.trust)
-        target = pop.base_safety + cell_term[pop.home]
+        anchor = np.minimum(pop.base_trust + np.float32(self.trust_lift()), np.float32(1.0))   # lifted by publicity
+        pop.trust += np.float32(p.trust_relax_daily) * (anchor - pop.trust)
+        target = cell_term[pop.home]
+        target += pop.base_safety
+        target += np.float32(p.w_trust) * (pop.trust - np.float32(p.trust_mean))
         target -= np.float32(p.w_victim) * pop.victim_memory
         target -= np.float32(p.w_dispute) * pop.dispute_memory
         np.clip(target, 0.0, 1.0, out=target)
@@ -97,6 +138,39 @@ class Perception:
         if od > 0 and (od % p.survey_every_days == 0 or final):
             self.survey.append(self.take_survey(od))
 
+    def trust_lift(self) -> float:
+        """Rise of everyone's trust anchor from publicised solved cases (channel 5)."""
+        return self.p.w_publicity * self.p.publicity_share * self.publicity
+
+    def _grid_terms(self) -> dict[str, np.ndarray]:
+        """The channels that are the same for every resident of a grid, per grid (float64)."""
+        p, town = self.p, self.town
+        return {
+            "hearsay": -p.w_hearsay * p.hear_share * self.hearsay[town.grid_community],
+            "disorder": -p.w_disorder * self.disorder_per_1000,
+            "visits": p.w_visit * -np.expm1(-self.visit_rate / p.visit_saturation),
+            "patrol": p.w_patrol * -np.expm1(-self.patrol_per_1000 / p.patrol_saturation),
+        }
+
+    def channels(self) -> dict[str, np.ndarray]:
+        """Each channel's term in every resident's safety target, as it stands (float64, for
+        diagnostics): the target is clip(base_safety + Σ terms, 0, 1) with the trust term
+        taken after today's trust update."""
+        p, pop, town = self.p, self.population, self.town
+        grid = self._grid_terms()
+        return {
+            "victim": -p.w_victim * pop.victim_memory.astype(float),
+            **{k: v[pop.grid] for k, v in grid.items()},
+            "trust": p.w_trust * (pop.trust.astype(float) - p.trust_mean),
+            "camera": p.w_camera * town.near_camera[pop.home].astype(float),
+            "dispute": -p.w_dispute * pop.dispute_memory.astype(float),
+        }
+
+    def channel_means(self) -> dict[str, float]:
+        """Population mean of each channel's term in the safety target."""
+        return {k: float(v.mean()) for k, v in self.channels().items()}
+
+    # ------------------------------------------------------------------ observation
     def share_safe(self) -> float:
         pop = self.population
         return float(np.count_nonzero(pop.safety >= self.safe_cut)) / pop.n

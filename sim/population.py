@@ -41,7 +41,7 @@ class Population:
         self.safety = self.base_safety.copy()
         self.base_trust = _beta(rng, p.trust_mean, p.trust_sd, n)
         self.trust = self.base_trust.copy()
-        self.victim_memory = np.zeros(n, np.float32)   # decaying count of own victimisations
+        self.victim_memory = np.zeros(n, np.float32)   # decaying count of own victimisations (violent ones weigh more)
         self.dispute_memory = np.zeros(n, np.float32)  # decaying count of own badly handled disputes
 
     def sample_by_propensity(self, rng, count: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The town: cells, their properties, and the grid / community / township partition.
 
 Cells are stored in the order of a generalized Hilbert curve (`gilbert_order`), so a governance grid (a run of consecutive cells
-whose residents add up to `residents_per_grid`) is a compact, contiguous block, and the
+whose residents add up to its target: `residents_per_grid`, or drawn around it with CV
+`town.grid_size_cv`) is a compact, contiguous block, and the
 residents of one grid are one contiguous slice of the resident arrays.  Communities and
 townships are runs of whole grids, so the three levels nest by construction.
 
@@ -69,6 +70,20 @@ def _runs(cum_start: np.ndarray, size: float) -> np.ndarray:
     return ids.astype(np.int32)
 
 
+def grid_windows(n_res: int, mean: float, cv: float, rng: np.random.Generator) -> np.ndarray:
+    """Target residents of consecutive grids along the curve, enough to cover `n_res`: drawn
+    uniformly on mean · (1 ± √3·cv) (so their CV is `cv`), in chunks from `rng` until they do."""
+    half = math.sqrt(3.0) * cv * mean
+    chunk = int(math.ceil(n_res / mean * 1.2)) + 8
+    sizes: list[np.ndarray] = []
+    total = 0.0
+    while total <= n_res:
+        draw = mean + half * (2.0 * rng.random(chunk) - 1.0)
+        sizes.append(draw)
+        total += float(draw.sum())
+    return np.concatenate(sizes)
+
+
 class Town:
     """Cells in curve order with their per-cell arrays and the nested partition."""
 
@@ -100,9 +115,20 @@ class Town:
         self.public = np.zeros(self.n_cells, bool)
         self.public[np.argsort(-score, kind="stable")[:n_public]] = True
 
-        # partition: grids, communities, townships along the curve
+        # partition: grids, communities, townships along the curve.  A grid is the cells whose
+        # middle resident falls in its window of the running resident count; windows are all
+        # residents_per_grid wide, or (grid_size_cv > 0) of drawn widths — the town stream's
+        # last draws, so every draw above stays as it was
         mid = self.res_start[:-1] + self.pop / 2.0
-        self.grid = _runs(mid, scenario.residents_per_grid)
+        if t.grid_size_cv > 0:
+            widths = grid_windows(n_res, scenario.residents_per_grid, t.grid_size_cv, rng)
+            ends = np.cumsum(widths)
+            window, self.grid = np.unique(np.searchsorted(ends, mid, side="right"), return_inverse=True)
+            self.grid = self.grid.astype(np.int32)
+            self.grid_target = widths[window]      # each grid's drawn target residents
+        else:
+            self.grid = _runs(mid, scenario.residents_per_grid)
+            self.grid_target = np.full(int(self.grid.max()) + 1, float(scenario.residents_per_grid))
         self.n_grids = int(self.grid.max()) + 1
         self.grid_first_cell = np.searchsorted(self.grid, np.arange(self.n_grids + 1)).astype(np.int64)
         grid_start_res = self.res_start[self.grid_first_cell[:-1]].astype(float)
@@ -133,12 +159,43 @@ class Town:
         n = int(round(coverage * len(public)))
         tiebreak = rng.random(len(public))
         order = np.lexsort((tiebreak, -self.pop[public]))
+        self._cover(public[order[:n]], near_cells)
+        return n
+
+    def place_camera_stock(self, cameras: int, village_share: float, per_cell: float, rng: np.random.Generator,
+                           near_cells: int = 1) -> int:
+        """Hang a stock of `cameras` and return the public cells they cover (ODD §7, cameras).
+
+        round(village_share × communities) communities get cameras, the densest (residents per
+        cell) first: cities wire their towns first and reach the sparse villages last, and a
+        community's residents are fixed by the partition, so density is what tells them apart
+        (the `cameras` stream breaks ties).  Only communities with a public cell can be chosen.
+        Each takes cameras_per_covered_cell cameras per covered cell: first every chosen
+        community's busiest public cell (a village "has a camera"; the densest communities
+        first when cameras are short), then the busiest remaining public cells of the chosen
+        communities.  Cameras beyond their public cells add no coverage."""
+        n_comm = self.n_communities
+        has_public = np.bincount(self.cell_community, weights=self.public, minlength=n_comm) > 0
+        density = self.community_pop / np.maximum(np.bincount(self.cell_community, minlength=n_comm), 1)
+        order_c = np.lexsort((rng.random(n_comm), -density, ~has_public))
+        chosen = order_c[: int(round(village_share * n_comm))]
+        rank = np.full(n_comm, n_comm)
+        rank[chosen[has_public[chosen]]] = np.arange(int(has_public[chosen].sum()))
+        cand = np.flatnonzero(self.public & (rank[self.cell_community] < n_comm))
+        cand = cand[np.lexsort((rng.random(len(cand)), -self.pop[cand]))]             # busiest first
+        first = np.zeros(len(cand), bool)
+        first[np.unique(self.cell_community[cand], return_index=True)[1]] = True     # each community's busiest
+        cand = cand[np.lexsort((np.arange(len(cand)), np.where(first, rank[self.cell_community[cand]], n_comm)))]
+        n = min(len(cand), int(math.floor(cameras / per_cell + 1e-9)))
+        self._cover(cand[:n], near_cells)
+        return n
+
+    def _cover(self, cells: np.ndarray, near_cells: int) -> None:
         self.covered[:] = False
-        self.covered[public[order[:n]]] = True
+        self.covered[cells] = True
         # a camera "near home": within `near_cells` cells (1: the home cell and its eight neighbours)
         self.near_camera = self.to_cells(maximum_filter(self.to_xy(self.covered).astype(np.uint8), size=2 * near_cells + 1,
                                                         mode="constant") > 0)
-        return n
 
     # ------------------------------------------------------------------ cells ↔ 2-D
     def to_xy(self, values: np.ndarray) -> np.ndarray:

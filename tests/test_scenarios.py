@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -51,8 +52,49 @@ def test_guigang_years_differ_only_in_what_changed():
     a = sim.load_scenario(ROOT / "scenarios" / "guigang_2015.yaml").flat()
     b = sim.load_scenario(ROOT / "scenarios" / "guigang_2016.yaml").flat()
     differ = {k for k in a if a[k] != b[k]}
-    assert differ == {"name", "description", "camera_coverage"}
-    assert b["camera_coverage"] > a["camera_coverage"]
+    assert differ == {"name", "description", "crime.camera_stock_per_1000"}
+    # 8,174 cameras in 2016, 1,334 fewer in 2015, in 934 of the 1,156 villages both years; coverage derived
+    assert round(b["crime.camera_stock_per_1000"] * b["population"] / 1000) == 8174
+    assert round(a["crime.camera_stock_per_1000"] * a["population"] / 1000) == 8174 - 1334
+    assert a["crime.camera_village_share"] == pytest.approx(934 / 1156, abs=5e-4)
+    assert a["camera_coverage"] is None and b["camera_coverage"] is None
+
+
+def test_both_huizhou_readings_load_and_differ_only_in_the_grids():
+    """进一步优化全市13614个综合(基础)网格,整合重构基层综合网格8271个 reads two ways: 13,614 merged into
+    8,271 (huizhou.yaml) or 8,271 rebuilt among 13,614 (huizhou_13614.yaml)."""
+    a = sim.load_scenario(ROOT / "scenarios" / "huizhou.yaml")
+    b = sim.load_scenario(ROOT / "scenarios" / "huizhou_13614.yaml")
+    fa, fb = a.flat(), b.flat()
+    assert {k for k in fa if fa[k] != fb[k]} == {"name", "description", "residents_per_grid"}
+    assert a.population / a.residents_per_grid == pytest.approx(8271, abs=1)
+    assert b.population / b.residents_per_grid == pytest.approx(13614, abs=1)
+
+
+def test_every_city_file_points_inside_the_repository():
+    """Comments and sources cite docs/CITIES.md, never the shared folder a clone does not have."""
+    cities = (ROOT / "docs" / "CITIES.md").read_text(encoding="utf-8")
+    for path in CITIES:
+        text = path.read_text(encoding="utf-8")
+        assert "/work/" not in text and "../shared" not in text and "shared/" not in text, path.name
+        assert "docs/CITIES.md" in text, path.name
+    for name in ("Guigang", "Laibin", "Huizhou", "Jincheng", "Fangchenggang"):
+        assert f"## {name}" in cities
+
+
+@pytest.mark.parametrize("path", CITIES, ids=lambda p: p.stem)
+def test_city_quotes_are_in_docs_cities(path):
+    """Every Chinese quote a city file's values cite appears verbatim in docs/CITIES.md."""
+    import re
+
+    cities = (ROOT / "docs" / "CITIES.md").read_text(encoding="utf-8")
+    s = sim.load_scenario(path)
+    for key, source in s.sources.items():
+        for quote in re.findall(r"[\u4e00-\u9fff][^\sA-Za-z;,]*[\u4e00-\u9fff)）%]", source):
+            while quote.endswith(")") and quote.count(")") > quote.count("("):    # the citation's own bracket
+                quote = quote[:-1]
+            for part in quote.split("…"):
+                assert part in cities, f"{path.name} {key}: {part!r} not in docs/CITIES.md"
 
 
 def test_extends_errors_name_the_file_that_set_the_key(tmp_path):
@@ -64,3 +106,27 @@ def test_extends_errors_name_the_file_that_set_the_key(tmp_path):
         sim.load_scenario(tmp_path / "child.yaml")
     with pytest.raises(sim.ScenarioError, match=r"^\S*fixed\.yaml: key 'days'"):
         sim.load_scenario(tmp_path / "fixed.yaml")
+
+
+SEEDS = Path(os.environ.get("GRIDSIM_SEEDS", ROOT.parent / "shared" / "seeds"))
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="seed documents not available")
+def test_every_quote_in_docs_cities_is_verbatim_in_its_document():
+    """The quote column of each city's table in docs/CITIES.md, against that city's seed."""
+    import re
+
+    text = (ROOT / "docs" / "CITIES.md").read_text(encoding="utf-8")
+    checked = 0
+    for section in text.split("\n## ")[1:]:
+        seed = re.search(r"seed\s+`(\d{3}_[0-9a-f]+\.txt)`", section)
+        if not seed:
+            continue
+        doc = (SEEDS / seed.group(1)).read_text(encoding="utf-8")
+        for row in section.splitlines():
+            cells = [c.strip() for c in row.strip().strip("|").split("|")]
+            if len(cells) == 4 and re.search(r"[\u4e00-\u9fff]", cells[2]):
+                for part in cells[2].split("…"):
+                    assert part in doc, f"{section.splitlines()[0]}: {part!r} not in {seed.group(1)}"
+                checked += 1
+    assert checked >= 40

@@ -9,10 +9,12 @@ below for every side up to 64); a grid is a run of consecutive cells, so its cel
 step, also checked below: a non-square town would only be 8-connected.)
 
 Grid sizes: a grid is the cells whose middle resident falls in one window
-[j·s, (j + 1)·s) of the running resident count (s = residents_per_grid), so its first
-cell starts at most half a cell before the window and its last ends at most half a cell
-after it: every grid but the last holds s ± (largest cell) residents.  Communities are
-windows over grids and townships over communities, with the same bound one level up.
+[S_j, S_j + s_j) of the running resident count, so its first cell starts at most half a
+cell before the window and its last ends at most half a cell after it: every grid but the
+last holds s_j ± (largest cell) residents.  The window widths s_j are all
+residents_per_grid (town.grid_size_cv = 0) or drawn uniformly around it with that CV
+(`Town.grid_target`).  Communities are windows over grids and townships over communities,
+all of one width, with the same bound one level up.
 
 The partition checks run on sizes drawn by hypothesis and on a fixed list of awkward
 cases (grids smaller than a cell, one grid for the whole town, lumpy or even cells).
@@ -35,11 +37,12 @@ from sim.town import Town, gilbert_order
 
 
 def make_town(residents: int, per_grid: float, *, seed: int = 0, per_cell: float = 50.0, per_community: float = 4681.0,
-              per_township: float = 78478.0, cv: float = 0.5, coverage: float = 0.5, area: float = 200.0):
+              per_township: float = 78478.0, cv: float = 0.5, coverage: float = 0.5, area: float = 200.0,
+              grid_cv: float = 0.0):
     sc = sim.Scenario().with_overrides({
         "population": residents, "scale": 1.0, "area_km2": area, "residents_per_grid": per_grid, "camera_coverage": coverage,
         "town.residents_per_cell": per_cell, "town.residents_per_community": per_community,
-        "town.residents_per_township": per_township, "town.cell_pop_cv": cv}, "test")
+        "town.residents_per_township": per_township, "town.cell_pop_cv": cv, "town.grid_size_cv": grid_cv}, "test")
     rng = np.random.default_rng(seed)
     return sc, Town(sc, rng), rng
 
@@ -55,11 +58,12 @@ def components(town, unit_of_cell: np.ndarray) -> int:
     return connected_components(g, directed=False)[0]
 
 
-def check_window_sizes(sizes: np.ndarray, target: float, biggest_part: float, what: str) -> None:
-    """Every unit but the last holds target ± (largest part) residents; the last at most target + that."""
-    assert np.all(np.abs(sizes[:-1] - target) <= biggest_part + 1e-9), (
-        f"{what}: sizes {sizes.min():.0f}–{sizes.max():.0f} for target {target:.0f} ± {biggest_part:.0f}")
-    assert sizes[-1] <= target + biggest_part + 1e-9
+def check_window_sizes(sizes: np.ndarray, target, biggest_part: float, what: str) -> None:
+    """Every unit but the last holds its target ± (largest part) residents; the last at most its target + that."""
+    target = np.broadcast_to(np.asarray(target, float), sizes.shape)
+    assert np.all(np.abs(sizes[:-1] - target[:-1]) <= biggest_part + 1e-9), (
+        f"{what}: sizes off their targets by up to {np.abs(sizes[:-1] - target[:-1]).max():.0f} > {biggest_part:.0f}")
+    assert sizes[-1] <= target[-1] + biggest_part + 1e-9
 
 
 def check_town(sc, town) -> None:
@@ -100,7 +104,13 @@ def check_town(sc, town) -> None:
     assert components(town, town.cell_township) == town.n_townships
 
     # sizes near their targets
-    check_window_sizes(town.grid_pop, sc.residents_per_grid, town.pop.max(), "grids")
+    assert town.grid_target.shape == (town.n_grids,)
+    if sc.town.grid_size_cv == 0:
+        np.testing.assert_array_equal(town.grid_target, sc.residents_per_grid)
+    else:   # drawn uniformly on residents_per_grid · (1 ± √3 cv)
+        half = np.sqrt(3.0) * sc.town.grid_size_cv * sc.residents_per_grid
+        assert np.all(np.abs(town.grid_target - sc.residents_per_grid) <= half * (1 + 1e-12))
+    check_window_sizes(town.grid_pop, town.grid_target, town.pop.max(), "grids")
     check_window_sizes(town.community_pop, sc.town.residents_per_community, town.grid_pop.max(), "communities")
     check_window_sizes(town.township_pop, sc.town.residents_per_township, town.community_pop.max(), "townships")
 
@@ -119,18 +129,53 @@ TOWNS = [
 
 
 @pytest.mark.parametrize("residents,per_grid,kw", TOWNS, ids=[f"{r}-{g}-{i}" for i, (r, g, _) in enumerate(TOWNS)])
-def test_town_partition_properties(residents, per_grid, kw):
-    sc, town, _ = make_town(residents, per_grid, **kw)
+@pytest.mark.parametrize("grid_cv", [0.0, 0.17, 0.5])
+def test_town_partition_properties(residents, per_grid, kw, grid_cv):
+    sc, town, _ = make_town(residents, per_grid, grid_cv=grid_cv, **kw)
     check_town(sc, town)
+
+
+@pytest.mark.parametrize("grid_cv", [0.1, 0.17, 0.3, 0.5])
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_grid_sizes_vary_with_the_cv_asked_for(grid_cv, seed):
+    """Grids' residents have the CV asked for, within sampling error.  Cells of ~5 residents
+    against grids of 800 make the partition's rounding (± half a cell at each end) negligible;
+    the sample CV of n uniform draws has a standard error of about cv·√(0.8/(4n))·√(1 + 2cv²)
+    (delta method, kurtosis 1.8); we allow 4 of them."""
+    sc, town, _ = make_town(200_000, 800, seed=seed, per_cell=5.0, cv=0.0, grid_cv=grid_cv, per_community=5000.0,
+                            per_township=50_000.0)
+    sizes = town.grid_pop[:-1]
+    n = len(sizes)
+    assert n > 200
+    got = sizes.std(ddof=1) / sizes.mean()
+    se = grid_cv * np.sqrt(0.8 / (4 * n)) * np.sqrt(1 + 2 * grid_cv**2)
+    assert abs(got - grid_cv) < 4 * se + 2 * town.pop.max() / 800 / np.sqrt(12), (got, grid_cv, se)
+    assert sizes.mean() == pytest.approx(800, rel=4 * grid_cv / np.sqrt(n) + 0.01)
+    check_town(sc, town)
+
+
+def test_grid_sizes_are_the_town_streams_last_draws():
+    """Drawing grid sizes changes nothing else the town draws (cells, residents, public
+    space) and, at one seed, the same uniform draws scale every grid's target with
+    residents_per_grid (common random numbers across grid sizes)."""
+    _, a, _ = make_town(20_000, 800, seed=9, grid_cv=0.0)
+    _, b, _ = make_town(20_000, 800, seed=9, grid_cv=0.17)
+    _, c, _ = make_town(20_000, 1600, seed=9, grid_cv=0.17)
+    np.testing.assert_array_equal(a.pop, b.pop)
+    np.testing.assert_array_equal(a.public, b.public)
+    assert not np.array_equal(a.grid, b.grid)
+    # the first grid's relative size is the same draw at 800 and at 1,600
+    assert b.grid_target[0] / 800 == pytest.approx(c.grid_target[0] / 1600, rel=1e-12)
 
 
 @settings(max_examples=60, deadline=None, database=None)
 @given(residents=st.integers(1, 40_000), per_grid=st.floats(20, 5000), per_cell=st.floats(5, 400),
        per_community=st.floats(100, 20_000), per_township=st.floats(1000, 80_000),
-       cv=st.one_of(st.just(0.0), st.floats(1e-3, 3)), seed=st.integers(0, 2**32 - 1))
-def test_town_partition_properties_hold_for_any_size(residents, per_grid, per_cell, per_community, per_township, cv, seed):
+       cv=st.one_of(st.just(0.0), st.floats(1e-3, 3)), grid_cv=st.one_of(st.just(0.0), st.floats(1e-3, 0.5)),
+       seed=st.integers(0, 2**32 - 1))
+def test_town_partition_properties_hold_for_any_size(residents, per_grid, per_cell, per_community, per_township, cv, grid_cv, seed):
     sc, town, _ = make_town(residents, per_grid, seed=seed, per_cell=per_cell, per_community=per_community,
-                            per_township=per_township, cv=cv)
+                            per_township=per_township, cv=cv, grid_cv=grid_cv)
     check_town(sc, town)
 
 

@@ -28,7 +28,7 @@ from sim.catalogue import OUTCOMES
 from sim.cli import main
 from sim.experiments.pool import Runner
 from sim.run import _jsonable
-from sim.scenario import ROOT, load_scenario
+from sim.scenario import ROOT, ScenarioError, load_scenario
 from sim.validation import (PRESETS, FigureError, fit_and_predict, guigang_check, load_figures, parse_figures,
                             report_markdown)
 from sim.validation.extras import EXTRA_OUTCOMES
@@ -124,7 +124,7 @@ def test_held_out_figures_never_reach_a_fit():
     for k in ("level", "change", "filed", "solved"):
         assert a["comparison"][k]["reported"] != b["comparison"][k]["reported"]
     assert a["comparison"]["level"]["fitted"] is False
-    assert a["prediction"]["changed_parameters"] == {"camera_coverage": pytest.approx(0.8038)}
+    assert a["prediction"]["changed_parameters"] == {"crime.camera_stock_per_1000": pytest.approx(8174 / 4316.262, rel=1e-4)}
 
 
 # --------------------------------------------------------------------------- the command
@@ -162,6 +162,12 @@ def test_validation_json_has_its_fields(tiny_validation):
     assert all("first" in r and "total" in r for k in s["outcomes"] for r in s["indices"][k])
     assert res["queueing"]["rows"] and set(res["levers"]["levers"]) == {"residents_per_grid", "fulltime_ratio", "camera_coverage"}
     assert {f["id"] for f in res["figures"]} == {f.id for f in load_figures()}
+    lv = res["levels"]
+    for b in lv["benchmarks"]:     # each verdict is the band's, applied to the file's mean
+        for name, verdict in b["verdict"].items():
+            m = lv["files"][name][b["outcome"]]["mean"]
+            assert verdict == ("below" if b["low"] is not None and m < b["low"] else
+                               "above" if b["high"] is not None and m > b["high"] else "inside"), (b["id"], name)
     for name in ("REPORT.md", "guigang.png", "cities.png", "sobol.png", "queueing.png", "levers.png"):
         assert (out / name).exists(), name
     for png in out.glob("*.png"):
@@ -171,7 +177,9 @@ def test_validation_json_has_its_fields(tiny_validation):
     pred = load_scenario(out / "guigang_2016.predicted.yaml")
     assert fitted.perception.safety_mean == pytest.approx(g["fit"]["value"], abs=1e-6)
     assert pred.perception.safety_mean == fitted.perception.safety_mean
-    assert pred.camera_coverage == pytest.approx(0.8038) and fitted.camera_coverage == pytest.approx(0.6726)
+    assert pred.crime.camera_stock_per_1000 == pytest.approx(8174 / 4316.262, rel=1e-4)
+    assert fitted.crime.camera_stock_per_1000 == pytest.approx(6840 / 4316.262, rel=1e-4)
+    assert pred.camera_coverage is None and fitted.camera_coverage is None
 
 
 # --------------------------------------------------------------------------- the report
@@ -267,3 +275,17 @@ def test_out_that_is_not_a_validation_is_refused(tmp_path, capsys):
     assert main(["validate", "--out", str(DOCS / "validation")]) == 2
     assert (tmp_path / "notes.txt").exists()
     assert FIGURES_FILE.is_file()
+
+
+def test_benchmarks_load_and_a_malformed_one_is_refused_in_one_line(tmp_path):
+    from sim.validation.levels import BENCHMARKS_FILE, load_benchmarks
+
+    marks = load_benchmarks()
+    assert {b.id for b in marks} >= {"safety_share_china", "grid_deadline", "mediation_volume", "settled_in_grid"}
+    assert all(b.sources for b in marks)
+    bad = tmp_path / "b.yaml"
+    bad.write_text(BENCHMARKS_FILE.read_text(encoding="utf-8").replace("outcome: mediation_per_10k_year",
+                                                                      "outcome: mediation_per_10k"), encoding="utf-8")
+    with pytest.raises(ScenarioError) as e:
+        load_benchmarks(bad)
+    assert "\n" not in str(e.value) and "not in the outcome catalogue" in str(e.value)

@@ -81,7 +81,9 @@ def check_fit_param(key: str, scenario: Scenario, force: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, float):
         kind = "a tuple" if isinstance(value, tuple | list) else type(value).__name__
         raise ScenarioError(f"--fit {key!r}: only plain real-valued parameters can be fitted, this one is {kind} ({value!r})")
-    if key in COST_ONLY:
+    # with a camera stock, cameras per covered cell set the coverage too (not only the costs)
+    stock = key == "crime.cameras_per_covered_cell" and scenario.crime.camera_stock_per_1000 is not None
+    if key in COST_ONLY and not stock:
         raise ScenarioError(f"--fit {key!r}: enters only the costs, no outcome depends on it")
     if not force and not is_assumption(key, scenario):
         src = param_source(key, scenario)

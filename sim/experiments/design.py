@@ -32,7 +32,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, get_args
 
 import numpy as np
 import yaml
@@ -230,7 +231,8 @@ def _is_int_field(key: str) -> bool:
 
 
 def _is_number_field(key: str) -> bool:
-    return leaves()[key].annotation in (int, float)
+    ann = leaves()[key].annotation          # an optional number (`float | None`, e.g. camera_coverage) is a number field
+    return ann in (int, float) or (isinstance(ann, UnionType) and {a for a in get_args(ann) if a is not type(None)} <= {int, float})
 
 
 def _k(key: str) -> str:

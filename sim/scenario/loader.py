@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import UnionType
 from typing import Any, get_args, get_origin
 
 import numpy as np
@@ -72,7 +73,12 @@ def _is_nan(x: Any) -> bool:
 def _type_problem(annotation: Any, value: Any) -> str | None:
     """What is wrong with the *type* of a leaf's value, beyond what pydantic's lax mode sees:
     YAML's true/false is not a number, 0/1 is not true/false, NaN is not a number, and a
-    per-severity triple has exactly three values."""
+    per-severity triple has exactly three values.  An optional leaf (`float | None`) takes null
+    or what its type takes."""
+    if isinstance(annotation, UnionType) and type(None) in get_args(annotation):
+        if value is None:
+            return None
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
     if annotation in (int, float):
         if isinstance(value, bool | np.bool_):
             return f"expects a number, got {str(value).lower()} (a YAML true/false)"
@@ -130,6 +136,8 @@ def validate(raw: Any, origin: str = "scenario") -> Scenario:
         loc = [str(p) for p in err["loc"]]
         # tuple elements show up as integer positions: keep the parameter's key
         key = ".".join(p for p in loc if not p.isdigit())
+        if not err["loc"]:        # a check across sections (the schema's Scenario validators): its message names the keys
+            raise _error(origin, str(err["msg"]).removeprefix("Value error, "), None) from None
         if err["type"] == "extra_forbidden":
             hint = suggest(key, all_keys()) if len(key) <= 100 else ""
             raise _error(origin, f"unknown key {_name(key)}{hint}", key) from None

@@ -220,6 +220,12 @@ def plausible(key: str) -> tuple[float, float] | None:
     leaf = leaves().get(key)
     extra = leaf.field.json_schema_extra if leaf is not None else None
     rng = extra.get("plausible") if isinstance(extra, dict) else None
+    if rng is None and leaf is not None:
+        # a section may give the range of one of its fields (each rung its own deadline)
+        for f in _fields_along(key)[:-1]:
+            sec = f.json_schema_extra.get("plausible") if isinstance(f.json_schema_extra, dict) else None
+            if isinstance(sec, dict) and key.rsplit(".", 1)[-1] in sec:
+                rng = sec[key.rsplit(".", 1)[-1]]
     return None if rng is None else (float(rng[0]), float(rng[1]))
 
 

@@ -5,7 +5,8 @@ Kept apart from loading and introspection so that the model's parameters can be 
 reviewed against their sources) without the machinery around them.  A scenario YAML gives
 any subset of these fields, nested as below; `sim.scenario.loader` reads and validates it,
 `sim.scenario.params` answers questions about the fields, `sim.odd` renders them
-into docs/ODD.md §9.
+into docs/ODD.md §9.  The `perception` section lives in `schema_perception`; both build on
+`fields` (`P`, `Section`, `Prob`, `ASSUME`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from .fields import ASSUME, P, Prob, Section
+from .schema_perception import Perception
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_SCENARIO = ROOT / "scenarios" / "default.yaml"
@@ -46,7 +50,6 @@ MAX_CASE_HOURS = 1_000.0            # half a working year on one case
 MIN_SHIFT_HOURS = 0.1               # six minutes a day
 MIN_CV = 1e-3                       # gamma shape 1/cv² ≤ 1e6
 
-Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 CaseHours = Annotated[float, Field(ge=0.0, le=MAX_CASE_HOURS)]
 Rate = Annotated[float, Field(ge=0.0, le=MAX_RATE_PER_10K_YEAR)]
@@ -66,41 +69,10 @@ class ScenarioError(ValueError):
         self.detail = detail
 
 
-def P(default: Any, unit: str, source: str, desc: str, *, plausible: tuple[float, float] | None = None, **limits: Any) -> Any:
-    """A scenario parameter: default, unit, source and allowed range in one place.
-
-    `plausible=(low, high)` is the range the evidence (or, for an assumption, judgement)
-    allows: narrower than the physical limits, it is what calibration takes as its prior
-    and what `docs/ODD.md` prints beside the source."""
-    extra: dict[str, Any] = {"unit": unit, "source": source}
-    if plausible is not None:
-        lo, hi = plausible
-        values = default if isinstance(default, tuple) else (default,)
-        if not lo < hi or not all(lo <= v <= hi for v in values):
-            raise ValueError(f"plausible range {plausible} must be increasing and contain the default {default}")
-        extra["plausible"] = (float(lo), float(hi))
-    return Field(default, description=desc, json_schema_extra=extra, **limits)
-
-
-ASSUME = "assumption"
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-
 def _cv_or_zero(value: float, what: str = "the coefficient of variation") -> float:
     """0 (no variation) or at least MIN_CV: a gamma shape of 1/cv² overflows for tiny cv."""
     if 0 < value < MIN_CV:
         raise ValueError(f"{what} must be 0 (no variation) or at least {MIN_CV:g} (1/cv² overflows below)")
-    return value
-
-
-def _inside_01(value: float) -> float:
-    """A Beta mean: strictly between 0 and 1 (a Beta with mean 0 or 1 has no spread to draw)."""
-    if not 0.001 <= value <= 0.999:
-        raise ValueError("must be between 0.001 and 0.999: residents' baselines are Beta draws around it "
-                         "(nearer 0 or 1 the Beta's parameters underflow)")
     return value
 
 
@@ -123,6 +95,12 @@ class Town(Section):
                                        "community (社区/村) size: grids are grouped into communities", ge=100)
     residents_per_township: float = P(78478.0, "residents", "Huizhou: 6,042,852 residents / 77 town-level governance centres (city_figures)",
                                       "township (街道/乡镇) size: communities are grouped into townships", ge=1000)
+    grid_size_cv: float = P(0.17, "ratio", "one community: its grid heads cover 300–550 persons each (160–255 households), roughly uniform: "
+                            "CV = (550 − 300) / √12 / 425 = 0.17 (literature_facts §2); 200–300 households a grid worker (HK01) and the "
+                            "300–500-household norm (Haikou) give 0.12–0.14",
+                            "coefficient of variation of grids' target residents: each grid's target is drawn uniformly around "
+                            "residents_per_grid with this CV (0: every grid the same)", ge=0, le=0.5, plausible=(0.1, 0.3))
+    # ≤ 0.5: a uniform draw with a larger CV reaches grids of (almost) no residents (its lower end is 1 − √3·CV of the mean)
 
     @field_validator("cell_pop_cv")
     @classmethod
@@ -144,7 +122,12 @@ class Staffing(Section):
     parttime_shift_start: float = P(18.0, "hour of day", ASSUME + " (after their main job)", "when part-time grid workers begin", ge=0, lt=24)
     routine_hours_per_1000: float = P(4.0, "h/1,000 residents/day",
                                       ASSUME + " (information collection, inspections and services assigned from above come first)",
-                                      "routine duties that take a grid team's hours before casework and visits, ∝ the grid's residents", ge=0)
+                                      "routine duties of a grid team, ∝ the grid's residents (see triage)", ge=0)
+    triage: Literal["cases_first", "routine_first"] = P(
+        "cases_first", "choice", "a community visit rule: disputes and emergencies at once on site (literature_facts §2); Fengxian 2018: "
+        "solve on the spot and close the same day if possible (literature_facts §2); routine_first: the earlier model, for comparison",
+        "what grid workers do first: waiting cases (casework takes the whole shift it needs, routine duties what casework "
+        "leaves, visits what routine leaves) or routine duties (casework and visits share what routine leaves)")
     visits_per_hour: float = P(1.0, "households/h", ASSUME + " (Economist 2018: a Beijing grid manager aims at 1–5 visits a day)",
                                "household visits a grid worker makes in an hour free of casework", ge=0, le=20)
     visit_detect_prob: Prob = P(0.6, "probability", ASSUME, "chance a visit to a household with a hidden dispute reveals it")
@@ -164,8 +147,12 @@ class Staffing(Section):
     police_per_10k: float = P(12.0, "officers/10,000 residents", "Fan Peng (CASS) 2014: ≈120 per 100,000 (literature_facts §4)",
                               "police officers", ge=0, le=MAX_STAFF_PER_10K)
     police_on_duty_share: Prob = P(0.33, "share", ASSUME + " (three shifts)", "share of officers on duty at any hour (modelled as always-on servers)")
-    police_posting: Literal["village", "station"] = P("village", "choice", "Huizhou 一村(居)一警; Guigang 一村一警务助理 (city_figures)",
-                                                      "officers posted in villages/communities, or all at the township station")
+    police_posting: Literal["village", "station"] = P(
+        "station", "choice", "Guigang's 一村一警务助理 is one police *assistant* (an auxiliary) per village and Fangchenggang's "
+        "每个网格都有一名联系服务的警官 a *liaison* officer per grid, not officers on duty in the village (city_figures): "
+        "officers on duty respond from the township station",
+        "officers on duty posted at the township station (their travel grows with the distance to outlying villages), or "
+        "spread over the villages/communities")
     police_speed_kmh: float = P(30.0, "km/h", ASSUME, "travel speed of a responding officer", ge=1)
     # ≥ 1 km/h (walking is 5): slower, travel times overflow to infinity
     police_dispatch_hours: float = P(0.1, "h", ASSUME, "from a call reaching the police to an officer setting out", ge=0)
@@ -176,31 +163,54 @@ class Staffing(Section):
 
 # --------------------------------------------------------------------------- ladder
 class Rung(Section):
-    success: Per3 = P((0.5, 0.5, 0.5), "probability by severity", ASSUME, "chance this rung settles a case (minor, moderate, serious)")
+    success: Per3 = P((0.5, 0.5, 0.5), "probability by severity", ASSUME, "chance one attempt at this rung settles a case (minor, moderate, serious); see ladder.repeat_until_deadline")
     service_mean_hours: Per3Hours = P((2.0, 2.0, 2.0), "working hours by severity", ASSUME, "mean effort a case takes at this rung")
     service_cv: float = P(1.0, "ratio", ASSUME + " (1 = exponential)", "coefficient of variation of service effort (gamma)", ge=MIN_CV, le=5)
-    wait_threshold_hours: float = P(72.0, "h", ASSUME, "a case waiting longer than this escalates (severity +1) to the next rung", gt=0)
+    deadline_hours: float = P(72.0, "h", "-", "the rung must settle a case within this many hours of its arrival at the rung "
+                              "(hand-off, wait and service together), else it reports it up one severity level at the deadline, "
+                              "the server stopping work on it then; not used at the court, which hears a case until it ends", gt=0)
     handoff_hours: float = P(0.0, "h", ASSUME, "mean calendar delay (exponential) from arriving at the rung to being ready for service: notices, scheduling parties", ge=0)
 
 
-def _rung(success, service, threshold, handoff, src, cv=1.0):
-    return Field(default_factory=lambda: Rung(success=success, service_mean_hours=service, wait_threshold_hours=threshold,
+def _rung(success, service, deadline, handoff, src, cv=1.0, deadline_plausible=None):
+    """A rung's section; `deadline_plausible` is its own deadline's plausible range (the field's
+    class carries none, the rungs' deadlines differing by an order of magnitude)."""
+    extra: dict = {"unit": "section", "source": src}
+    if deadline_plausible is not None:
+        lo, hi = deadline_plausible
+        if not lo <= deadline <= hi:
+            raise ValueError(f"plausible range {deadline_plausible} must contain the deadline {deadline}")
+        extra["plausible"] = {"deadline_hours": (float(lo), float(hi))}
+    return Field(default_factory=lambda: Rung(success=success, service_mean_hours=service, deadline_hours=deadline,
                                               handoff_hours=handoff, service_cv=cv),
-                 json_schema_extra={"unit": "section", "source": src})
+                 json_schema_extra=extra)
 
 
 class Ladder(Section):
     grid: Rung = _rung((0.8, 0.4, 0.05), (1.0, 2.0, 2.0), 72.0, 0.0,
-                       "threshold: Fengxian rule 2018, solve same day else within 2–3 days (literature_facts §2); rest assumption")
+                       "deadline: Fengxian 2018 grid rule, solve on the spot and close the same day if possible, otherwise solve in "
+                       "2–3 days (literature_facts §2): 3 days; plausible from Xinyu 2025's feedback within 24 h to 3 days; rest assumption",
+                       deadline_plausible=(24.0, 72.0))
     community: Rung = _rung((0.9, 0.75, 0.5), (3.0, 6.0, 10.0), 168.0, 72.0,
-                            "threshold: hard cases within 7 days (Fengxian 2018); success: mediation > 96 % overall (MOJ 2018); rest assumption")
+                            "deadline: difficult issues within 7 days (Fengxian 2018); plausible from Xinyu 2025's complex disputes settled "
+                            "within 5 days; success: mediation > 96 % overall (MOJ 2018); rest assumption",
+                            deadline_plausible=(120.0, 168.0))
     township: Rung = _rung((0.95, 0.85, 0.7), (4.0, 8.0, 16.0), 360.0, 120.0,
-                           "threshold: at most 15 days (Fengxian 2018); mediation normally within one month (MOJ 2002 Art. 33); rest assumption")
+                           "deadline: at most 15 days with approval (Fengxian 2018); plausible up to mediation's normal month (MOJ 2002 "
+                           "Art. 33); rest assumption", deadline_plausible=(360.0, 720.0))
     police: Rung = _rung((0.8, 0.7, 0.6), (1.5, 2.0, 3.0), 48.0, 0.0,
-                         ASSUME + "; police handle serious escalated disputes (disputes are >1/3 of 110 calls, Nantong; literature_facts §3)")
-    court: Rung = _rung((1.0, 1.0, 1.0), (16.0, 24.0, 40.0), 1.0e9, 720.0, ASSUME + " (a judgment ends the dispute)")
+                         ASSUME + " (deadline too); police handle serious escalated disputes (disputes are >1/3 of 110 calls, Nantong; "
+                         "literature_facts §3)", deadline_plausible=(24.0, 168.0))
+    court: Rung = _rung((1.0, 1.0, 1.0), (16.0, 24.0, 40.0), 1.0e9, 720.0, ASSUME + " (a judgment ends the dispute; no deadline)")
     police_from_severity: int = P(3, "severity level (1–3)", ASSUME,
                                   "escalated disputes at least this severe go to the police instead of the township centre", ge=1, le=4)
+    repeat_until_deadline: bool = P(True, "flag", "Fengxian 2018 grid rule: close the same day if possible, otherwise solve in 2–3 days "
+                                    "(literature_facts §2) — the rung keeps working a case until it is settled or its deadline passes",
+                                    "a failed attempt at settling returns the case to its rung's queue after retry_gap_hours, while the "
+                                    "rung's deadline has not passed; False: one attempt, then up the ladder")
+    retry_gap_hours: float = P(24.0, "h", ASSUME + " (the next working day: parties are convened again)",
+                               "calendar hours from a failed attempt to the case being ready for the next one", gt=0,
+                               plausible=(8.0, 72.0))
 
 
 # --------------------------------------------------------------------------- disputes
@@ -313,73 +323,41 @@ class Crime(Section):
                                 "street crime avoided in cells a camera covers")
     camera_detect_prob: Prob = P(0.3, "probability", ASSUME + " (actively monitored feeds, Piza et al. 2019)",
                                  "chance a camera in view reveals an incident")
-    camera_clearance_boost: Prob = P(0.25, "probability added", ASSUME + " (Guigang 2016: +27.7 % cases solved with 1,334 new cameras)",
+    camera_clearance_boost: Prob = P(0.25, "probability added", ASSUME + " (Guigang 2016: cases solved +27.7 % in a year of campaigns; its 1,334 new cameras are undated)",
                                      "footage raises the chance of clearing an incident in view")
     visit_guardian_weight: float = P(1.0, "patrol-hour equivalents per visiting hour", ASSUME,
                                      "how much an hour of grid workers' visiting guards like an hour of police patrol", ge=0)
-    patrol_visible_share: Prob = P(1.0, "share", ASSUME + " (all idle on-duty hours, night included)",
-                                   "share of on-duty police hours free of calls that count as visible patrol")
+    patrol_visible_share: Prob = P(0.25, "share", ASSUME + " (foot or street patrol lowers fear, car patrol ≈ 0: perception_evidence §4, "
+                                   "Allen BCS 2004/05, Croatia 2019 in LF §4)",
+                                   "share of on-duty police hours free of calls spent on visible foot or street patrol in waking hours: "
+                                   "the one visibility rule of guardianship (deterrence) and perceived safety", plausible=(0.1, 0.5))
     guardianship_deterrence: float = P(0.005, "per patrol-or-visit hour/1,000 residents/day", ASSUME + " (Braga et al. 2019: hot-spot patrols cut crime a little)",
                                        "crime rate in a grid is multiplied by exp(−this × guardian hours)", ge=0)
     report_delay_hours: float = P(0.5, "h", ASSUME, "mean delay from an incident to a victim's call", ge=0)
-    cameras_per_covered_cell: float = P(1.0, "cameras/cell", ASSUME, "cameras needed to cover one public cell (for costs)", ge=0, le=1000)
+    cameras_per_covered_cell: float = P(1.0, "cameras/cell", ASSUME + " (one camera on a public cell's key spot, a crossing or a market "
+                                        "gate; docs/CITIES.md)", "cameras per covered public cell: with camera_coverage, the camera "
+                                        "count (costs); with a stock, how many cells the stock covers", ge=0, le=1000, plausible=(0.5, 10.0))
     # ≤ 1,000 a cell (a cell is about 100 m across): the camera count must stay an integer
-    camera_capital_yuan: float = P(6296.0, "yuan/camera", "Laibin: 221 M yuan for 35,100 cameras (city_figures)", "capital cost per camera", ge=0)
+    camera_stock_per_1000: float | None = P(None, "cameras/1,000 residents", "null: camera_coverage is used; city files set a documented "
+                                            "count / residents (docs/CITIES.md)", "cameras as a stock: round(stock × residents / 1,000) "
+                                            "cameras hang in the densest communities, busiest public cells first; the coverage of public "
+                                            "space is derived (outcome camera_coverage_derived)", ge=0, le=1000)
+    camera_village_share: Prob = P(1.0, "share of communities", ASSUME + " (all; Guigang 934 of 1,156 villages, docs/CITIES.md)",
+                                   "with a stock: share of communities (villages) that have cameras, densest first", plausible=(0.5, 1.0))
+    camera_capital_yuan: float = P(28448.0, "yuan/camera", "Dunhuang 雪亮工程 2020–21: 799 HD cameras for 22.73 M yuan, installed and "
+                                   "networked (literature_facts §4)", "capital cost per camera", ge=0, plausible=(5000.0, 40000.0))
     camera_life_years: float = P(6.0, "years", ASSUME, "years over which a camera's capital cost is spread", ge=0.1)
     # ≥ 0.1 years: the yearly cost of a camera that lasts days is meaningless (and tiny values overflow it)
 
+    @model_validator(mode="after")
+    def _stock_covers_cells(self):
+        if self.camera_stock_per_1000 is not None and self.cameras_per_covered_cell <= 0:
+            raise ValueError("cameras_per_covered_cell must be > 0 with a camera_stock_per_1000 (it turns the stock into covered cells)")
+        return self
+
 
 # --------------------------------------------------------------------------- perception
-class Perception(Section):
-    safety_mean: Prob = P(0.55, "score 0–1", ASSUME + " (calibrated by `gridsim calibrate`)", "mean of residents' baseline perceived safety")
-    safety_sd: float = P(0.18, "score 0–1", ASSUME, "spread of baseline perceived safety between residents", ge=0.01, le=0.45)
-    adapt_daily: Prob = P(0.03, "share/day", ASSUME + " (a memory of about a month)", "how fast perceived safety moves toward its target")
-    w_victim: float = P(0.25, "score per victimisation", "victims of the last 12 months twice as likely to fear crime (Oregon survey, literature_facts §4); size assumption",
-                        "drop in own safety target per remembered victimisation", ge=0)
-    victim_memory_days: float = P(365.0, "days", "'past 12 months' (Oregon survey)", "e-folding time of the memory of victimisation", gt=0)
-    w_area_crime: float = P(0.01, "score per incident/1,000 residents", ASSUME + " (indirect victimisation, Tseloni & Zarafonitou 2008)",
-                            "drop in safety per recent known incident in one's grid", ge=0)
-    area_memory_days: float = P(90.0, "days", ASSUME, "e-folding time of the memory of crime in one's grid", gt=0)
-    w_disorder: float = P(0.02, "score per open dispute/1,000 residents", ASSUME, "drop in safety per unresolved dispute in one's grid, known or not (neighbours see quarrels)", ge=0)
-    w_visit: float = P(0.04, "score per visit/household/month", ASSUME, "rise in safety from grid workers being seen", ge=0)
-    visit_memory_days: float = P(30.0, "days", ASSUME, "e-folding time over which residents remember grid workers' visits", ge=1)
-    w_patrol: float = P(0.005, "score per patrol hour/1,000 residents/day", ASSUME + " (foot patrol lowers fear, Newark 1981)",
-                        "rise in safety from visible police patrols", ge=0)
-    camera_near_cells: int = P(1, "cells", ASSUME + " (home cell and its 8 neighbours)",
-                               "a camera within this many cells of home counts as near home", ge=0, le=20)
-    w_camera: float = P(0.01, "score", "small: little evidence cameras reduce fear (Lorenc et al. 2013; Gill et al. 2007)",
-                        "rise in safety when a camera covers one's home cell or its neighbours", ge=0)
-    w_dispute: float = P(0.15, "score per bad experience", ASSUME, "drop in safety per remembered badly handled dispute of one's own", ge=0)
-    dispute_memory_days: float = P(180.0, "days", ASSUME, "e-folding time of the memory of one's own dispute", gt=0)
-    trust_mean: Prob = P(0.6, "score 0–1", ASSUME, "mean baseline trust in the governance system")
-    trust_sd: float = P(0.15, "score 0–1", ASSUME, "spread of baseline trust", ge=0.01, le=0.45)
-    trust_relax_daily: Prob = P(0.005, "share/day", ASSUME, "daily pull of trust back toward its baseline")
-    trust_gain: float = P(0.08, "trust", ASSUME, "trust gained when one's dispute is settled fast", ge=0, le=1)
-    trust_loss: float = P(0.08, "trust", ASSUME, "trust lost when it is settled slowly", ge=0, le=1)
-    trust_time_hours: float = P(72.0, "h", "grid-event deadline of 2–3 days (Fengxian 2018)", "time scale τ of the trust response: a settlement after h hours moves trust by gain·e^(−h/τ) − loss·(1 − e^(−h/τ))", gt=0)
-    bad_converted: float = P(1.0, "bad experiences", ASSUME, "a dispute that turned violent counts as this many bad experiences "
-                             "(a settlement after h hours counts 1 − e^(−h/trust_time_hours))", ge=0)
-    trust_gain_cleared: float = P(0.08, "trust", ASSUME, "trust a victim gains when the police clear its case", ge=0, le=1)
-    trust_loss_uncleared: float = P(0.15, "trust", ASSUME, "trust a victim loses when its case goes uncleared", ge=0, le=1)
-    trust_loss_unhandled: float = P(0.15, "trust", ASSUME, "trust lost when one's dispute turns violent", ge=0, le=1)
-    cutpoints: tuple[Prob, Prob, Prob, Prob] = P((0.2, 0.4, 0.6, 0.8), "score 0–1", ASSUME,
-                                                 "boundaries of the five answers: unsafe | not very safe | basically safe | safe | very safe")
-    answer_noise_sd: float = P(0.05, "score 0–1", ASSUME, "noise in how a resident maps its feeling to an answer", ge=0)
-    survey_n: int = P(1000, "respondents", ASSUME + " (provincial surveys sample thousands; Tibet 2016 n=3,240)", "sample size of each survey",
-                      ge=1, le=1_000_000)   # ≤ 1 M: far above any survey; the sample is drawn in memory
-    survey_every_days: int = P(91, "days", "Guigang: surveyed every quarter (city_figures)", "days between surveys", ge=1, le=36500)
-
-    @field_validator("safety_mean", "trust_mean")
-    @classmethod
-    def _beta_mean(cls, v: float) -> float:
-        return _inside_01(v)
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        c = self.cutpoints
-        if not all(a < b for a, b in zip(c, c[1:])):
-            raise ValueError("cutpoints must increase")
-        return self
+# `Perception` (the channels of perceived safety, trust, the survey): sim/scenario/schema_perception.py
 
 
 # --------------------------------------------------------------------------- scenario
@@ -404,7 +382,8 @@ class Scenario(Section):
                                   "LEVER grid size: target residents of a governance grid", ge=20, le=100_000)
     fulltime_ratio: Prob = P(0.15, "share", "Laibin: 745 of 5,022 grid workers full-time, 14.8 % (city_figures); lever",
                              "LEVER share of grid workers who are full-time")
-    camera_coverage: Prob = P(0.5, "share of public cells", ASSUME + "; lever", "LEVER share of public-space cells in a camera's view")
+    camera_coverage: float | None = P(0.5, "share of public cells", ASSUME + "; lever", "LEVER share of public-space cells in a camera's "
+                                      "view; null (derived) when crime.camera_stock_per_1000 is set", ge=0, le=1)
     town: Town = Field(default_factory=Town, json_schema_extra={"unit": "section", "source": "see fields"})
     staffing: Staffing = Field(default_factory=Staffing, json_schema_extra={"unit": "section", "source": "see fields"})
     ladder: Ladder = Field(default_factory=Ladder, json_schema_extra={"unit": "section", "source": "see fields"})
@@ -412,6 +391,48 @@ class Scenario(Section):
     crime: Crime = Field(default_factory=Crime, json_schema_extra={"unit": "section", "source": "see fields"})
     perception: Perception = Field(default_factory=Perception, json_schema_extra={"unit": "section", "source": "see fields"})
     sources: dict[str, str] = P({}, "text", "-", "provenance of this file's values, by dotted key")
+    start_date: str | None = P(None, "date (YYYY-MM-DD)", "-", "first day of the observed period, the warm-up before it; null: "
+                               "no calendar (days count from 0); a timeline needs it")
+    timeline: list[dict[str, Any]] = P([], "dated changes", "-", "steps, ramps and campaigns that change keys on dates "
+                                        "(docs/TIMELINE.md; not yet applied by the model)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calendar_read(cls, data: Any) -> Any:
+        """start_date as YYYY-MM-DD; each change of the timeline checked alone and written canonically (sim.scenario.timeline)."""
+        if not isinstance(data, dict) or ("timeline" not in data and data.get("start_date") is None):
+            return data
+        from .timeline import normalise_timeline, parse_date
+
+        start = data.get("start_date")
+        return {**data, "start_date": None if start is None else parse_date(start, "start_date").isoformat(),
+                "timeline": normalise_timeline(data.get("timeline"))}
+
+    @model_validator(mode="after")
+    def _calendar_check(self) -> "Scenario":
+        """The timeline against the whole scenario: dates in the run, one change per key at a time, every day valid."""
+        if self.timeline:
+            from .timeline import check_timeline
+
+            check_timeline(self)
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cameras_one_way(cls, data: Any) -> Any:
+        """Cameras are a coverage (the lever) or a stock, never both: with a stock the coverage is derived (null)."""
+        if not isinstance(data, dict):
+            return data
+        crime = data.get("crime")
+        stock = crime.get("camera_stock_per_1000") if isinstance(crime, dict) else getattr(crime, "camera_stock_per_1000", None)
+        if stock is None:
+            if "camera_coverage" in data and data["camera_coverage"] is None:
+                raise ValueError("camera_coverage is null but crime.camera_stock_per_1000 is not set: give one of them")
+            return data
+        if data.get("camera_coverage") is not None:
+            raise ValueError("camera_coverage and crime.camera_stock_per_1000 are both set: a stock of cameras derives the coverage; set "
+                             "camera_coverage=null to use the stock, or crime.camera_stock_per_1000=null to set (or sweep) camera_coverage")
+        return {**data, "camera_coverage": None}
 
     @field_validator("sources")
     @classmethod

@@ -30,7 +30,7 @@ CITY_KEYS = (SAFETY, "population_share_safe", RESOLUTION, "resolution_hours_mean
              "incidents_per_10k_year", "incidents_known_per_10k_year", "clearance_rate", "detection_rate",
              "conversions_per_10k_year", "visits_per_household_month", "worker_utilisation", "grid_workers",
              "grid_workers_fulltime", "grids", "cameras", "cost_yuan_per_resident_year", "police_response_hours_mean",
-             "residents")
+             "residents", "cameras_per_1000", "camera_coverage_derived")
 SAME_DAY_KEYS = ("share_known_resolved_within_24h", "share_grid_settled_within_24h")
 PLACEMENT_KEYS = ("fulltime_share", "fulltime_in_densest_quarter", "grids_all_fulltime_share_of_grids_with_any")
 #: scenario file → (city in figures.yaml, batch whose runs stand for the file as it is)
@@ -69,7 +69,9 @@ def fangchenggang(low: list[dict], file: list[dict], scenario: Scenario, low_cov
     return {"figures": ["fangchenggang_networked_cameras", "fangchenggang_village_cameras",
                         "fangchenggang_safety_rank_2016", "fangchenggang_safety_rank_2020"],
             "assumption": "fangchenggang_coverage_before", "low_coverage": low_coverage,
-            "file_coverage": scenario.camera_coverage, "low": summarise(low, CITY_KEYS), "file": summarise(file, CITY_KEYS),
+            # the file carries a stock of cameras: its coverage is the one the runs derived
+            "file_coverage": float(np.mean(column(file, "camera_coverage_derived"))),
+            "low": summarise(low, CITY_KEYS), "file": summarise(file, CITY_KEYS),
             "change": changes(low, file, CITY_KEYS),
             "incidents_change_relative": paired(column(low, "incidents_per_10k_year"),
                                                 column(file, "incidents_per_10k_year"), relative=True)}
@@ -131,7 +133,7 @@ def city_checks(settings: Settings, runner: Runner, figures: Figures, say: Calla
     wpg_same = hui.staffing.workers_per_grid * hui.residents_per_grid / rpg_before
     batches = {
         "jincheng": _specs(sc["jincheng"], seeds, shape, (robbery_times,)),
-        "fangchenggang_before": _specs(fcg, seeds, {**shape, "camera_coverage": low_coverage}),
+        "fangchenggang_before": _specs(fcg, seeds, {**shape, "crime.camera_stock_per_1000": None, "camera_coverage": low_coverage}),
         "fangchenggang": _specs(fcg, seeds, shape),
         "huizhou_before": _specs(hui, seeds, {**shape, "residents_per_grid": rpg_before}, (same_day,)),
         "huizhou_after": _specs(hui, seeds, shape, (same_day,)),

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..catalogue import HIGHER, NEITHER, OUTCOMES, Outcome
 
-#: a dispute "handled the same day" (Laibin's example) is one resolved within this many hours
+#: a dispute settled "the same day" (grid rules: close it the same day if possible, Fengxian 2018) is one resolved
+#: within this many hours.  Laibin's same-day example is an agency's arrival, not a resolution (docs/CITIES.md)
 SAME_DAY_HOURS = 24.0
 #: the queue check drops arrivals in this share of the horizon, and at least this many days
 QUEUE_WARMUP_SHARE, QUEUE_WARMUP_MIN_DAYS = 0.1, 2.0

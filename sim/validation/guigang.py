@@ -35,7 +35,7 @@ HELD_OUT = {"level": "guigang_2016_safety", "change": "guigang_2016_safety_chang
 FIT_PARAM = "perception.safety_mean"
 FIT_BOUNDS = (0.45, 0.75)
 #: what the document says changed by 2016; the files must differ in exactly these keys
-EXPECTED_CHANGE = ("camera_coverage",)
+EXPECTED_CHANGE = ("crime.camera_stock_per_1000",)
 FIT_SEED, PREDICT_SEED = 1000, 2000
 SLOPE_STEP = 0.02           # of the fit bounds' width: central difference of 2016 in θ
 Z95 = 1.96                  # normal quantile of the prediction interval

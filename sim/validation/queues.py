@@ -36,7 +36,7 @@ def queue_scenario(servers: int, lam_per_hour: float, service_mean_hours: float,
         "disputes.conversion_daily": [0.0, 0.0, 0.0], "staffing.workers_per_grid": servers, "staffing.fulltime_hours": 24.0,
         "staffing.shift_start": 0.0, "staffing.routine_hours_per_1000": 0.0, "staffing.fulltime_skill": 1.0,
         "ladder.grid.success": [1.0, 1.0, 1.0], "ladder.grid.service_mean_hours": [service_mean_hours] * 3,
-        "ladder.grid.service_cv": 1.0, "ladder.grid.wait_threshold_hours": 1e12, "ladder.grid.handoff_hours": 0.0,
+        "ladder.grid.service_cv": 1.0, "ladder.grid.deadline_hours": 1e12, "ladder.grid.handoff_hours": 0.0,
         **{f"crime.rate_per_10k_year.{k}": 0.0 for k in ("theft", "burglary", "robbery", "assault")},
     }, "queue check")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .extras import outcome_info
 from .plots import draw_all, figure_of
-from .report_checks import cities_section, mechanism_section, sensitivity_section
+from .report_checks import cities_section, levels_section, mechanism_section, sensitivity_section
 from .report_format import ci, figure_table, label_of, num, ok, pct, pts, value_text
 
 SAFETY = "survey_expected_share_safe"
@@ -71,6 +71,11 @@ def headline(res: dict, w) -> None:
                      f"safety {ci(h['change'][SAFETY], 100, 2, True)} points.")
         for region, order in c["safety_by_city"]["model_order_by_region"].items():
             lines.append(f"- {region} files, perceived safety by the model: {' > '.join(order)}.")
+    if "levels" in res:
+        for b in res["levels"]["benchmarks"]:
+            n_files = len(b["verdict"])
+            lines.append(f"- {label_of(b['outcome'])} at documented staffing: {len(b['inside_files'])} of {n_files} scenario "
+                         f"files inside the documented band ({b['kind']}).")
     if "queueing" in res:
         q = res["queueing"]
         lines.append(f"- Pure-queue check: model mean waits within {q['z_agrees']:g} standard errors of M/M/1 / Erlang C in "
@@ -129,7 +134,7 @@ def guigang_section(res: dict, w, img: str) -> None:
         w(f"**The model does not reproduce the {y16} figure**: the reported value lies outside the prediction interval "
           f"(z = {num(lv['z'], 2, True)}). The change of the scenario moves the model's perceived safety by "
           f"{ci(chg, 100, 2, True)} points against the reported {pts(rep_chg)}.")
-    if small and "camera_coverage" in p["changed_parameters"]:
+    if small and {"camera_coverage", "crime.camera_stock_per_1000"} & set(p["changed_parameters"]):
         w("In the model, cameras reach perceived safety only through a small direct term (`perception.w_camera`: there is "
           "little evidence that cameras reduce fear) and through somewhat fewer and better-cleared crimes. The document "
           "credits the gain to many measures at once (crackdowns on gambling and drugs, the anti-gang campaign, dispute "
@@ -177,6 +182,8 @@ def report_markdown(res: dict, figure_dir: str = "") -> str:
         guigang_section(res, w, figure_dir)
     if "cities" in res:
         cities_section(res, w, figure_dir)
+    if "levels" in res:
+        levels_section(res, w)
     if "sensitivity" in res:
         sensitivity_section(res, w, figure_dir)
     if "queueing" in res or "levers" in res:

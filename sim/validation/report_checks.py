@@ -50,8 +50,8 @@ def cities_section(res: dict, w, img: str) -> None:
     w("### Fangchenggang: the camera build-out\n")
     for line in figure_table(res, [*fc["figures"], fc["assumption"]]):
         w(line)
-    w(f"The file's coverage is {fc['file_coverage']:g}; the coverage before the build-out is not reported, so it is "
-      f"**assumed to be {fc['low_coverage']:g}**. Same seeds, only `camera_coverage` changed:\n")
+    w(f"The file's coverage (derived from its camera stock) is {fc['file_coverage']:g}; the coverage before the build-out is not reported, so it is "
+      f"**assumed to be {fc['low_coverage']:g}**. Same seeds, the file's camera stock replaced by that `camera_coverage`:\n")
     keys = (SAFETY, "incidents_per_10k_year", "incidents_known_per_10k_year", "detection_rate", "clearance_rate",
             "cost_yuan_per_resident_year")
     _table(w, ["outcome", f"coverage {fc['low_coverage']:g}", f"coverage {fc['file_coverage']:g}", "change"],
@@ -105,9 +105,10 @@ def cities_section(res: dict, w, img: str) -> None:
     _table(w, ["outcome", f"{lb['file_fulltime_first']} (file)", "lead_workers", "difference"],
            [[label_of(k), ci_of(k, lb["dense_grids"][k]), ci_of(k, lb["lead_workers"][k]),
              ci_of(k, lb["change_dense_minus_lead"][k], 2, True)] for k in keys])
-    w("The share itself is an input, so reproducing it validates nothing; the document's other figures (one example of "
-      "a report handled the same day, a rank) are an anecdote and a rank. **Neither can be compared quantitatively**; the "
-      "table shows what the model says the urban placement does.\n")
+    w("The share itself is an input, so reproducing it validates nothing; the document's other figures (an environment "
+      "bureau reaching a reported pollution site the same day, an agency's arrival and not a dispute's resolution; a rank) "
+      "are an anecdote and a rank. **Neither can be compared quantitatively**; the table shows what the model says the "
+      "urban placement does.\n")
 
     sb = c["safety_by_city"]
     w("### Perceived safety across the city files (as they stand)\n")
@@ -216,3 +217,39 @@ def mechanism_section(res: dict, w, img: str) -> None:
                 rows.append([lever, label_of(k), f"{d['values'][0]:g} → {d['values'][-1]:g}", ci_of(k, o["ends"], 2, True),
                              num(o["p_more_is_worse"], 3), "yes" if o["monotone"] else "**no**"])
         _table(w, ["lever", "outcome", "least → most", "change (paired)", "one-sided p, H₁: more is worse", "monotone"], rows)
+
+
+def levels_section(res: dict, w) -> None:
+    """Each documented band beside every file's level, with the verdict in words."""
+    lv = res["levels"]
+    files = list(lv["files"])
+    w("## Levels at documented staffing\n")
+    w(f"Every scenario file as it is (documented staffing, grids and cameras; every assumed behavioural number at its "
+      f"default, nothing fitted), {lv['replicates']} replicates each, beside the levels national and local sources "
+      "document (`sim/validation/data/benchmarks.yaml`). A level outside its band is a finding about the model, "
+      "not something to be tuned away here: calibration against these bands is a separate, later step.\n")
+    heads = ["level", "documented", *files]
+    rows = []
+    for b in lv["benchmarks"]:
+        k = b["outcome"]
+        unit_f = 100.0 if (outcome_info(k) and outcome_info(k).is_share) else 1.0
+        band = "–".join("…" if v is None else f"{unit_f * v:g}" for v in (b["low"], b["high"]))
+        rows.append([label_of(k), band + f" ({b['kind']})",
+                     *[f"{ci_of(k, lv['files'][f][k], 1)} {'✓' if b['verdict'][f] == 'inside' else '✗ ' + b['verdict'][f]}"
+                       for f in files]])
+    _table(w, heads, rows)
+    for b in lv["benchmarks"]:
+        inside = b["inside_files"]
+        outside = [f for f in files if f not in inside]
+        w(f"- **{label_of(b['outcome'])}** ({b['kind']}): {b['what'].strip()} Sources: {'; '.join(b['sources'])}. "
+          + (f"All {len(files)} files fall inside." if not outside else
+             f"Inside: {', '.join(inside) or 'none'}; outside: " + ", ".join(f"{f} ({b['verdict'][f]})" for f in outside) + "."))
+    w("")
+    extra = [k for k in lv["keys"] if k not in {b["outcome"] for b in lv["benchmarks"]}]
+    if extra:
+        w("Other levels of the same runs (no documented band):\n")
+        rows = [[label_of(k), *[ci_of(k, lv["files"][f][k], 2) for f in files]] for k in extra]
+        if "police_p90_over_median" in lv["files"][files[0]]:
+            rows.append(["police response p90 / median (the rural tail)",
+                         *[ci(lv["files"][f]["police_p90_over_median"], 1.0, 2) for f in files]])
+        _table(w, ["level", *files], rows)

@@ -20,13 +20,14 @@ from ..scenario import ROOT, load_scenario
 from .cities import city_checks
 from .figures import Figures, load_figures
 from .guigang import guigang_check
+from .levels import levels
 from .levers import lever_checks
 from .queues import queue_checks
 from .sensitivity import sensitivity
 from .settings import Settings
 from .stats import CONFIDENCE
 
-SECTIONS = ("guigang", "cities", "sensitivity", "queueing", "levers")
+SECTIONS = ("guigang", "cities", "levels", "sensitivity", "queueing", "levers")
 SCENARIOS = ROOT / "scenarios"
 SCENARIO_FILES = ("default", "guigang_2015", "guigang_2016", "jincheng", "fangchenggang", "huizhou", "laibin")
 
@@ -39,6 +40,7 @@ def run_checks(settings: Settings, runner: Runner, figures: Figures, *, out: Pat
         name: {"warmup_days": load_scenario(SCENARIOS / f"{name}.yaml").warmup_days} for name in SCENARIO_FILES}}
     jobs = {"guigang": lambda: guigang_check(settings, runner, figures, out=out, say=say),
             "cities": lambda: city_checks(settings, runner, figures, say=say),
+            "levels": lambda: levels(settings, runner, say=say),
             "sensitivity": lambda: sensitivity(settings, runner, base, say=say),
             "queueing": lambda: queue_checks(settings, runner, say=say),
             "levers": lambda: lever_checks(settings, runner, base, say=say)}
