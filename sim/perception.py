@@ -187,7 +187,8 @@ class Perception:
         cut = float(self.p.cutpoints[BASICALLY_SAFE - 1])
         if self.p.answer_noise_sd <= 0:
             return float(np.mean(s >= cut))
-        return float(np.mean(norm.sf((cut - s) / self.p.answer_noise_sd)))
+        with np.errstate(over="ignore"):     # a tiny noise sd sends z to ±inf, where sf is exact (0 or 1)
+            return float(np.mean(norm.sf((cut - s) / self.p.answer_noise_sd)))
 
     def answers(self, ids: np.ndarray) -> np.ndarray:
         """Survey answers 0 (unsafe) … 4 (very safe) of the given residents."""
