@@ -4,21 +4,38 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 OUT     ?= out/default
 
-.PHONY: setup run test bench figures clean
+.PHONY: setup chromium run test bench figures clean
 
 $(STAMP): pyproject.toml .ci/find-python
 	@PYBIN=$$(.ci/find-python) || exit 1; \
 	  test -x $(PY) || $$PYBIN -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,app,dask]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
 
+# Debian's chromium for the browser test (tests/test_app_browser.py drives it with Playwright;
+# Playwright's own browser download cannot be used here).  Installed when missing and apt-get
+# can be run (as root, or with password-less sudo); otherwise the test is skipped and says why.
+CHROMIUM ?= /usr/bin/chromium
+
+chromium:                ## install Debian's chromium for the browser test, if missing
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: no $(CHROMIUM) and no apt-get: tests/test_app_browser.py will be skipped"; \
+	else \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "make: no $(CHROMIUM) and apt-get needs root: tests/test_app_browser.py will be skipped"; exit 0; fi; \
+	  echo "make: installing Debian's chromium for the browser test (apt-get)"; \
+	  ( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null ) \
+	    || echo "make: apt-get could not install chromium: tests/test_app_browser.py will be skipped"; \
+	fi
+
 run: $(STAMP)            ## set up, run the default scenario, write summary + plots to $(OUT)
 	$(VENV)/bin/gridsim run scenarios/default.yaml --out $(OUT)
 
-test: $(STAMP)           ## set up and run the test suite
+test: $(STAMP) chromium  ## set up and run the test suite
 	$(PY) -m pytest -q
 
 bench: $(STAMP)          ## performance benchmark (issue: city scale)

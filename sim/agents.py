@@ -85,14 +85,33 @@ class CourtSlot(Staff):
     rung = "court"
 
 
-def hire_staff(model, grid_pool, fulltime, skill, police_pool, community_pool, township_pool, court_pool) -> None:
-    """One agent per server of every pool, registered with `model` (Mesa needs the handle)."""
-    for i in range(grid_pool.n):
-        GridWorker(model, grid_pool, i, int(grid_pool.unit[i]), bool(fulltime[i]), float(skill[i]))
-    for i in range(police_pool.n):
-        PoliceOfficer(model, police_pool, i, int(police_pool.unit[i]))
+def hire_staff(model, grid_pool, fulltime, skill, police_pool, community_pool, township_pool, court_pool) -> dict[str, list]:
+    """One agent per server of every pool, registered with `model` (Mesa needs the handle); returns the
+    agents of each pool, by server, under the names grid, police, community, township, court."""
+    staff = {"grid": [GridWorker(model, grid_pool, i, int(grid_pool.unit[i]), bool(fulltime[i]), float(skill[i]))
+                      for i in range(grid_pool.n)],
+             "police": [PoliceOfficer(model, police_pool, i, int(police_pool.unit[i])) for i in range(police_pool.n)]}
     for pool, level in ((community_pool, "community"), (township_pool, "township")):
-        for i in range(pool.n):
-            Mediator(model, pool, i, int(pool.unit[i]), level)
-    for i in range(court_pool.n):
-        CourtSlot(model, court_pool, i, int(court_pool.unit[i]))
+        staff[level] = [Mediator(model, pool, i, int(pool.unit[i]), level) for i in range(pool.n)]
+    staff["court"] = [CourtSlot(model, court_pool, i, int(court_pool.unit[i])) for i in range(court_pool.n)]
+    return staff
+
+
+def rehire(model, agents: list, pool, keep, make) -> list:
+    """The agents of a rebuilt pool (a timeline hired, released or reshifted staff): server `s` is the agent
+    of old server `keep[s]`, moved to its new post, or a new agent `make(model, pool, s)`; agents of old
+    servers not kept leave the model.  Returns the agents by server."""
+    kept = set()
+    out = []
+    for s, k in enumerate(keep):
+        if k >= 0:
+            a = agents[k]
+            a.pool, a.server, a.unit = pool, s, int(pool.unit[s])
+            kept.add(int(k))
+        else:
+            a = make(model, pool, s)
+        out.append(a)
+    for k, a in enumerate(agents):
+        if k not in kept:
+            a.remove()
+    return out

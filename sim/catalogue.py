@@ -205,6 +205,42 @@ for _r in RUNGS:
     _add(SERIES, f"backlog_{_r}", f"cases at the {_r} at midnight", "count",
          NEITHER, f"disputes at the {_r} rung at the END of the day (an end-of-day count, not a time-average)", "daily")
 
+# --------------------------------------------------------------------------- per period (summary.json `periods`, store `NAME@PERIOD`)
+#: outcomes computed over each calendar quarter and year of a run with a start_date (`sim.outcomes.window_outcomes`):
+#: a subset that means something over a window, each counting only what happened in it, so a period's values are
+#: fixed once it is over.  Shares and rates are not averages of the whole run's: they are the period's own.
+PERIODIC: dict[str, Outcome] = {}
+for _name, _label, _unit, _better, _meaning in (
+        ("days", "days in the period", "days", NEITHER, "observed days of the period the run covers"),
+        ("disputes", "disputes", "count", NEITHER, "disputes begun in the period (additive over periods)"),
+        ("disputes_per_10k_year", "disputes arising", "per 10k residents/yr", NEITHER, "disputes begun in the period, as a yearly rate"),
+        ("disputes_resolved_in_period", "disputes resolved", "count", NEITHER,
+         "disputes resolved in the period, whenever they began (additive over periods)"),
+        ("report_to_resolution_hours_mean", "report → resolved, mean", "h", LOWER,
+         "mean hours from becoming known to resolution, over disputes resolved in the period"),
+        ("share_settled_in_grid", "settled inside the grid", "share", HIGHER,
+         "of the disputes resolved in the period, the share the grid rung settled (小事不出格)"),
+        ("share_settled_low", "settled in the grid or village", "share", HIGHER,
+         "of the disputes resolved in the period, the share the grid or the community rung settled"),
+        ("conversions_per_10k_year", "disputes turned violent", "per 10k residents/yr", LOWER,
+         "disputes that turned into assaults in the period, as a yearly rate"),
+        ("incidents", "crime incidents", "count", LOWER, "incidents that occurred in the period (additive over periods)"),
+        ("incidents_per_10k_year", "crime incidents", "per 10k residents/yr", LOWER, "incidents in the period, as a yearly rate"),
+        ("clearance_rate", "clearance", "share", HIGHER,
+         "cleared / (cleared + uncleared) of the known incidents the police closed in the period"),
+        ("survey_share_safe", "survey: safe", "share", HIGHER,
+         "the period's (last) sample survey: share answering at least 'basically safe' (NaN: no survey in it)"),
+        ("survey_se", "survey standard error", "share", NEITHER, "binomial standard error of that survey"),
+        ("population_share_safe", "population: safe", "share", HIGHER,
+         "share of all residents at least 'basically safe' on the period's last day"),
+        ("trust_mean", "mean trust", "score 0–1", HIGHER, "mean trust on the period's last day"),
+        ("grids", "governance grids", "grids", NEITHER, "grids on the period's last day"),
+        ("grid_workers", "grid workers", "staff", NEITHER, "grid workers on the period's last day"),
+        ("cameras", "cameras", "cameras", NEITHER, "cameras hung on the period's last day"),
+        ("cost_yuan_per_year", "cost", "yuan/yr", LOWER, "grid workers' pay + cameras' capital over their life, time-averaged over the period"),
+        ("cost_yuan_per_resident_year", "cost per resident", "yuan/resident/yr", LOWER, "cost_yuan_per_year / residents")):
+    _add(PERIODIC, _name, _label, _unit, _better, _meaning, "period")
+
 #: what `gridsim run` prints, in this order
 HEADLINE = ("residents", "grids", "resolution_hours_mean", "resolution_hours_median", "report_to_resolution_hours_mean",
             "share_settled_in_grid", "share_open", "conversions_per_10k_year", "incidents_per_10k_year", "clearance_rate",
@@ -238,7 +274,7 @@ def label(name: str) -> str:
 
 def table(kind: str = "outcomes") -> str:
     """The catalogue as a Markdown table (`gridsim outcomes`)."""
-    entries = OUTCOMES if kind == "outcomes" else SERIES
+    entries = OUTCOMES if kind == "outcomes" else PERIODIC if kind == "periods" else SERIES
     rows = ["| name | label | unit | better | meaning |", "|---|---|---|---|---|"]
     rows += [f"| `{o.name}` | {o.label} | {o.unit} | {o.better_text} | {o.meaning} |" for o in entries.values()]
     return "\n".join(rows)

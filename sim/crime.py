@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .events import Table
-from .queueing import ServerPool, servers_per_unit
+from .queueing import ServerPool, keep_by_rank, servers_per_unit
 from .scenario import CRIME_TYPES
 
 THEFT, BURGLARY, ROBBERY, ASSAULT = range(4)
@@ -123,13 +123,9 @@ class CrimeProcess:
     ARRIVE, CLOSE = 20, 21
 
     def __init__(self, crime, staffing, town, population, events, *, rng, police_rng, horizon_days: int):
-        c, s = crime, staffing
-        self.c, self.town, self.population, self.events = c, town, population, events
+        self.town, self.population, self.events = town, population, events
         self.rng, self.police_rng = rng, police_rng
-        self.rate = _per_type(c.rate_per_10k_year) / 1e4 / 365.0 * population.n  # incidents/day
-        self.report_p = _per_type(c.victim_report_prob)
-        self.clear_p = _per_type(c.clearance_prob)
-        self.inv_hours = _per_type(c.investigation_hours)
+        self.retune(crime, staffing)
         self.table = Table(INCIDENT_SCHEMA, capacity=int(self.rate.sum() * horizon_days * 1.3) + 64)
         pop = town.pop.astype(float)
         public_pop = np.where(town.public, pop, 0.0)
@@ -137,7 +133,28 @@ class CrimeProcess:
         self.street_w = public_pop / public_pop.sum() if public_pop.sum() > 0 else public_pop
         self.home_w = pop / pop.sum()
 
-        # police: on-duty officers per township, posted at community centres or the station
+        unit, x, y = self._posts(staffing)
+        self.police = ServerPool(unit, town.n_townships, 0.0, 24.0, horizon_days, x=x, y=y)
+
+        self.occurred_today: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (victim, violent, grid) batches
+        self.closed_today: list[tuple] = []     # (victim, cleared, grid, t_occur, response hours) per closed incident
+        self.today = dict.fromkeys(("incidents", "known", "cleared", "uncleared", "by_camera"), 0)
+
+    def retune(self, crime, staffing) -> None:
+        """Read the rates, probabilities and travel figures from the sections (at the start, and when a
+        timeline changes them: incidents to come use the new values, those under way keep their draws)."""
+        c, s = crime, staffing
+        self.c = c
+        self.rate = _per_type(c.rate_per_10k_year) / 1e4 / 365.0 * self.population.n  # incidents/day
+        self.report_p = _per_type(c.victim_report_prob)
+        self.clear_p = _per_type(c.clearance_prob)
+        self.inv_hours = _per_type(c.investigation_hours)
+        self.km_to_hours = self.town.cell_km * s.detour_factor / s.police_speed_kmh
+        self.dispatch_hours = s.police_dispatch_hours
+
+    def _posts(self, staffing):
+        """On-duty officers per township, posted at community centres or the station: (township, x, y)."""
+        s, town = staffing, self.town
         n = servers_per_unit(s.police_per_10k * s.police_on_duty_share, town.township_pop)
         unit = np.repeat(np.arange(town.n_townships), n)
         if s.police_posting == "village":
@@ -149,13 +166,25 @@ class CrimeProcess:
         else:
             cx, cy = town.centroids(town.cell_township, town.n_townships)
             post = unit
-        self.police = ServerPool(unit, town.n_townships, 0.0, 24.0, horizon_days, x=cx[post], y=cy[post])
-        self.km_to_hours = town.cell_km * s.detour_factor / s.police_speed_kmh
-        self.dispatch_hours = s.police_dispatch_hours
+        return unit, cx[post], cy[post]
 
-        self.occurred_today: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (victim, violent, grid) batches
-        self.closed_today: list[tuple] = []     # (victim, cleared, grid, t_occur, response hours) per closed incident
-        self.today = dict.fromkeys(("incidents", "known", "cleared", "uncleared", "by_camera"), 0)
+    def restaff(self, staffing, now: float) -> np.ndarray | None:
+        """Police numbers or posting changed during a run: the officers from hour `now` on (each township
+        keeps its first officers, in order; `ServerPool.successor`).  Returns which old officer each officer
+        is (−1: new), or None when nothing changed."""
+        unit, x, y = self._posts(staffing)
+        old = self.police
+        if len(unit) == old.n and np.array_equal(unit, old.unit) and np.array_equal(x, old.x) and np.array_equal(y, old.y):
+            return None
+        keep = keep_by_rank(old.unit, unit)
+        self.police = old.successor(unit, self.town.n_townships, 0.0, 24.0, keep, now, x=x, y=y)
+        return keep
+
+    def regridded(self) -> None:
+        """After a regrid: incidents still under investigation belong to the new grid of their cell."""
+        tab = self.table
+        live = np.flatnonzero(tab.status[: tab.n] == PENDING)
+        tab.grid[live] = self.town.grid[tab.cell[live]]
 
     # ------------------------------------------------------------------ helpers
     def travel_lead(self, cell: int):

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .events import Table
-from .queueing import ServerPool, servers_per_unit
+from .queueing import ServerPool, keep_by_rank, servers_per_unit
 from .scenario import DISPUTE_TYPES, RUNGS, SEVERITIES
 
 GRID, COMMUNITY, TOWNSHIP, POLICE, COURT = range(5)
@@ -116,14 +116,29 @@ class DisputeProcess:
 
     def __init__(self, disputes, ladder, staffing, town, population, events, *, arrivals_rng, clocks_rng, ladder_rng,
                  visits_rng, horizon_days: int, grid_pool, grid_skill, police_pool, police_lead, on_violent):
-        d, s = disputes, staffing
-        self.d, self.town, self.population, self.events = d, town, population, events
+        self.town, self.population, self.events = town, population, events
         self.arrivals_rng, self.clocks_rng, self.ladder_rng, self.visits_rng = arrivals_rng, clocks_rng, ladder_rng, visits_rng
         self.grid_skill, self.police_lead, self.on_violent = grid_skill, police_lead, on_violent
+        self.retune(disputes, ladder)
+        self.table = Table(DISPUTE_SCHEMA, capacity=int(self.daily_rate * horizon_days * 1.3) + 64)
+        self.horizon_days = horizon_days
+
+        # the ladder's pools, indexed by rung: the grid's and the police's are lent by their owners
+        comm, town_, court = (ServerPool(*lay, horizon_days) for lay in self._own_pools(staffing))
+        self.pools = [grid_pool, comm, town_, police_pool, court]
+
+        self.backlog = np.zeros(len(RUNGS), np.int64)       # cases at each rung now
+        self.open_by_grid = np.zeros(town.n_grids, np.int64)  # disputes begun and not ended
+        self.closed_today: list[tuple[int, int, float]] = []  # (case, status, hours since known)
+        self.today = dict.fromkeys(("new", "reported", "found_by_visit", "resolved", "converted"), 0)  # for the daily series
+
+    def retune(self, disputes, ladder) -> None:
+        """Read rates, shares and the ladder from the sections (at the start, and when a timeline changes
+        them: the ladder's rules apply at once, to cases under way too; see `redraw_clocks`)."""
+        d = self.d = disputes
         self.police_from_severity = ladder.police_from_severity
         self.repeat, self.retry_gap = ladder.repeat_until_deadline, ladder.retry_gap_hours
-        self.daily_rate = d.rate_per_10k_year / 1e4 / 365.0 * population.n
-        self.table = Table(DISPUTE_SCHEMA, capacity=int(self.daily_rate * horizon_days * 1.3) + 64)
+        self.daily_rate = d.rate_per_10k_year / 1e4 / 365.0 * self.population.n
         self.rungs = [getattr(ladder, name) for name in RUNGS]
         shares = np.array([getattr(d.type_shares, k) for k in DISPUTE_TYPES], float)
         if shares.sum() <= 0:
@@ -136,20 +151,52 @@ class DisputeProcess:
         self.fester_rate = d.fester_daily / 24.0
         self.conv_rate = np.array(d.conversion_daily) / 24.0
 
-        # the ladder's pools, indexed by rung: the grid's and the police's are lent by their owners
+    def _own_pools(self, staffing) -> list:
+        """The community, township and court pools' layouts: (unit of each server, units, shift start, hours)."""
+        s, town = staffing, self.town
         comm_n = servers_per_unit(s.mediators_per_10k, town.community_pop)
         town_n = servers_per_unit(s.township_mediators_per_10k, town.township_pop)
-        court_n = servers_per_unit(s.court_servers_per_100k / 10.0, [population.n])
-        self.pools = [grid_pool,
-                      ServerPool(np.repeat(np.arange(town.n_communities), comm_n), town.n_communities, s.shift_start, s.mediator_hours, horizon_days),
-                      ServerPool(np.repeat(np.arange(town.n_townships), town_n), town.n_townships, s.shift_start, s.township_hours, horizon_days),
-                      police_pool,
-                      ServerPool(np.zeros(court_n[0], int), 1, s.shift_start, s.court_hours, horizon_days)]
+        court_n = servers_per_unit(s.court_servers_per_100k / 10.0, [self.population.n])
+        layouts = [(np.repeat(np.arange(town.n_communities), comm_n), town.n_communities, s.shift_start, s.mediator_hours),
+                   (np.repeat(np.arange(town.n_townships), town_n), town.n_townships, s.shift_start, s.township_hours),
+                   (np.zeros(court_n[0], int), 1, s.shift_start, s.court_hours)]
+        return layouts
 
-        self.backlog = np.zeros(len(RUNGS), np.int64)       # cases at each rung now
-        self.open_by_grid = np.zeros(town.n_grids, np.int64)  # disputes begun and not ended
-        self.closed_today: list[tuple[int, int, float]] = []  # (case, status, hours since known)
-        self.today = dict.fromkeys(("new", "reported", "found_by_visit", "resolved", "converted"), 0)  # for the daily series
+    def restaff(self, staffing, now: float) -> dict[int, np.ndarray]:
+        """Mediators' or the court's numbers or hours changed during a run: the rungs' servers from hour
+        `now` on (each unit keeps its first servers; `ServerPool.successor`).  Returns, per rung rebuilt,
+        which old server each server is (−1: new)."""
+        out = {}
+        for r, (unit, n_units, start, hours) in zip((COMMUNITY, TOWNSHIP, COURT), self._own_pools(staffing)):
+            old = self.pools[r]
+            start_a = np.broadcast_to(np.asarray(start, float), (len(unit),))
+            hours_a = np.broadcast_to(np.asarray(hours, float), (len(unit),))
+            if len(unit) == old.n and np.array_equal(unit, old.unit) and np.array_equal(start_a, old.start) \
+                    and np.array_equal(hours_a, old.hours):
+                continue
+            keep = keep_by_rank(old.unit, unit)
+            self.pools[r] = old.successor(unit, n_units, start, hours, keep, now)
+            out[r] = keep
+        return out
+
+    def regridded(self) -> None:
+        """After a regrid: disputes not ended belong to the new grid of their cell; open counts per grid again.
+        Disputes that ended keep the grid they ended in."""
+        tab, n = self.table, self.table.n
+        live = np.flatnonzero((tab.status[:n] == LATENT) | (tab.status[:n] == IN_LADDER))
+        tab.grid[live] = self.town.grid[tab.cell[live]]
+        self.open_by_grid = np.bincount(tab.grid[live], minlength=self.town.n_grids).astype(np.int64)
+
+    def redraw_clocks(self, t: float) -> None:
+        """Hazards changed (latent reports, festering, conversion): redraw, at hour `t`, the pending clocks
+        of every dispute not ended, so the new hazards hold exactly from then on (the clocks are memoryless).
+        Draws from the clocks stream, in case order."""
+        tab, n = self.table, self.table.n
+        status = tab.status[:n]
+        for c in np.flatnonzero((status == LATENT) | (status == IN_LADDER)):
+            self._redraw_conversion(int(c), t)
+            if status[c] == LATENT:
+                self._arm_hidden(int(c), t)
 
     # ------------------------------------------------------------------ helpers
     def _unit(self, c: int, r: int) -> int:

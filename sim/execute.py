@@ -80,10 +80,23 @@ def execute(scenario, seed: int | None = None, *, daily: bool = False, keep_mode
         outcomes=outcomes,
         wall_seconds=wall,
         init_seconds=t1 - t0,
-        daily=model.datacollector.get_model_vars_dataframe() if daily else None,
+        daily=daily_frame(model) if daily else None,
         model=model if keep_model else None,
         extras={fn.__name__: fn(model) for fn in extras} if extras else None,
     )
+
+
+def daily_frame(model):
+    """The DataCollector's daily series; with a calendar (`start_date`) a `date` column (YYYY-MM-DD) first."""
+    df = model.datacollector.get_model_vars_dataframe()
+    tl = getattr(model, "timeline", None)
+    if tl is not None and tl.start is not None:
+        import pandas as pd
+
+        df = df.copy()
+        dates = pd.Timestamp(tl.start) + pd.to_timedelta(df["day"].to_numpy() - 1, unit="D")
+        df.insert(0, "date", dates.strftime("%Y-%m-%d"))
+    return df
 
 
 # --------------------------------------------------------------------------- memory, before allocating
@@ -133,8 +146,14 @@ def memory_estimate(scenario, overrides: dict[str, Any] | None = None, *, output
     from .disputes import DISPUTE_SCHEMA
     from .scenario import CRIME_TYPES
 
+    changes = _timeline_of(scenario, overrides)
+
     def v(key: str) -> float:
-        return float(_value(scenario, overrides, key))
+        """The value, or under a timeline the value that needs the most memory on any day."""
+        x = float(_value(scenario, overrides, key))
+        for y in _changed_values(changes, key, x):
+            x = min(x, y) if key in MEMORY_SHRINKS else max(x, y)
+        return x
 
     n = max(1.0, round(v("population") * v("scale")))
     days = v("warmup_days") + v("days")
@@ -151,6 +170,8 @@ def memory_estimate(scenario, overrides: dict[str, Any] | None = None, *, output
                + staff(v("staffing.mediators_per_10k"), communities)
                + staff(v("staffing.township_mediators_per_10k"), townships)
                + staff(v("staffing.court_servers_per_100k") / 10.0, 1))
+    if changes:        # a rebuilt pool and its predecessor live side by side for a moment
+        servers += grids * max(1.0, math.ceil(v("staffing.workers_per_grid")))
     disputes = v("disputes.rate_per_10k_year") / 1e4 / 365.0 * n * days * 1.3 + 64
     incidents = sum(v(f"crime.rate_per_10k_year.{k}") for k in CRIME_TYPES) / 1e4 / 365.0 * n * days * 1.3 + 64
     row_d = sum(np.dtype(dt).itemsize for dt, _ in DISPUTE_SCHEMA.values())
@@ -165,6 +186,38 @@ def memory_estimate(scenario, overrides: dict[str, Any] | None = None, *, output
              + days * 30 * BYTES_PER_DAILY_VALUE
              + min(v("track_residents"), n) * days * BYTES_PER_TRACKED_DAY)
     return int(total)
+
+
+def _timeline_of(scenario, overrides: dict[str, Any] | None) -> list[dict]:
+    """The scenario's timeline with `timeline[i]...` overrides applied (unvalidated: for the estimate only)."""
+    changes = [dict(e) for e in (getattr(scenario, "timeline", None) or [])]
+    for key, value in (overrides or {}).items():
+        if isinstance(key, str) and key.startswith("timeline["):
+            from .scenario.timeline_read import timeline_key
+
+            tk = timeline_key(key)
+            if tk is not None and tk[0] < len(changes) and tk[2] is not None and isinstance(changes[tk[0]].get(tk[1]), dict):
+                changes[tk[0]][tk[1]] = {**changes[tk[0]][tk[1]], tk[2]: value}
+    return changes
+
+
+def _changed_values(changes: list[dict], key: str, base: float) -> list[float]:
+    """Every value a timeline gives `key`: set by a step or ramp, or the base times a campaign's factor (campaigns
+    taken one at a time, and all together)."""
+    from fnmatch import fnmatchcase
+
+    out, product = [], 1.0
+    for e in changes:
+        for pattern, value in (e.get("set") or {}).items():
+            if fnmatchcase(key, pattern) and isinstance(value, int | float) and not isinstance(value, bool):
+                out.append(float(value))
+        for pattern, factor in (e.get("multiply") or {}).items():
+            if fnmatchcase(key, pattern) and isinstance(factor, int | float):
+                out.append(base * float(factor))
+                product *= max(float(factor), 1.0)
+    if product != 1.0:
+        out.append(max([base, *out]) * product)
+    return out
 
 
 def gb(nbytes: float) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .queueing import ServerPool
+from .queueing import ServerPool, keep_by_rank
 
 MIN_HOURS = 1e-3  # a team swamped by routine duties still exists, it just never gets to cases
 
@@ -76,8 +76,17 @@ def routine_capacity(staffing, fulltime_ratio: float, n_grids: int = 1000) -> tu
 
 class GridWork:
     def __init__(self, staffing, town, *, fulltime_ratio: float, household_size: float, horizon_days: int):
-        s = staffing
-        self.staffing, self.town = s, town
+        self.town = town
+        unit, start, hours = self._layout(staffing, fulltime_ratio, household_size)
+        self.pool = ServerPool(unit, town.n_grids, start, hours, horizon_days)
+        self.routine_done_by_day = np.zeros(horizon_days + 1)    # routine hours done, all grids, per day
+        self.routine_owed: list[tuple[int, float]] = []          # (from day, routine hours owed a day), when they change
+        self._fresh_arrays(len(unit))
+
+    def _layout(self, staffing, fulltime_ratio: float, household_size: float):
+        """Posts, shifts and the grids' duties from the parameters: (grid of each worker, shift start, hours)."""
+        s, town = staffing, self.town
+        self.staffing = s
         n_grids = town.n_grids
         density = town.grid_pop / np.maximum(np.bincount(town.grid, minlength=n_grids), 1)
         unit, self.fulltime = assign_posts(s, fulltime_ratio, density)
@@ -94,13 +103,37 @@ class GridWork:
             # routine_first: routine duties take their share off the top of every shift
             hours = np.maximum(hours * self.free_share[unit], MIN_HOURS)
         self.skill = np.where(self.fulltime, s.fulltime_skill, s.parttime_skill)
-        self.pool = ServerPool(unit, n_grids, start, hours, horizon_days)
         self.households = np.maximum(town.grid_pop / household_size, 1.0)
-        self.routine_done_by_day = np.zeros(horizon_days + 1)    # routine hours done, all grids, per day
+        return unit, start, hours
+
+    def _fresh_arrays(self, n_workers: int) -> None:
+        n_grids = self.town.n_grids
         self.routine_by_grid = np.zeros(n_grids)                 # … today, per grid
-        self.visits_by_worker = np.zeros(len(unit))
+        self.visits_by_worker = np.zeros(n_workers)
         self.visits_by_grid = np.zeros(n_grids)
         self.visit_hours_by_grid = np.zeros(n_grids)
+
+    def rebuild(self, staffing, fulltime_ratio: float, household_size: float, day: int, now: float,
+                grid_map: np.ndarray | None = None) -> np.ndarray | None:
+        """Staff, shifts or grids changed during a run (a timeline): lay the posts out again and, if the
+        servers changed, hire or release grid workers from hour `now` on (`ServerPool.successor`).  Each
+        grid keeps its first workers, in order (after a regrid, the workers of the old grids whose middle
+        resident it holds, `grid_map`); cases booked finish as booked.  Returns which old worker each
+        worker is (−1: hired), or None when the pool is unchanged."""
+        owed = self.routine_need.sum()
+        old = self.pool
+        unit, start, hours = self._layout(staffing, fulltime_ratio, household_size)
+        if self.routine_need.sum() != owed or self.routine_owed:
+            if not self.routine_owed:
+                self.routine_owed.append((0, float(owed)))
+            self.routine_owed.append((day, float(self.routine_need.sum())))
+        if grid_map is None and len(unit) == old.n and np.array_equal(unit, old.unit) and np.array_equal(start, old.start) \
+                and np.array_equal(hours, old.hours):
+            return None
+        keep = keep_by_rank(old.unit, unit, grid_map)
+        self.pool = old.successor(unit, self.town.n_grids, start, hours, keep, now)
+        self._fresh_arrays(len(unit))
+        return keep
 
     @property
     def n_workers(self) -> int:
@@ -133,7 +166,12 @@ class GridWork:
 
     def routine_shortfall_share(self, first_day: int, last_day: int) -> float:
         """Share of the routine duties owed on days [first_day, last_day) left undone (NaN if none owed)."""
-        owed = self.routine_need.sum() * (last_day - first_day)
+        if self.routine_owed:           # a timeline changed the duties: owed piece by piece
+            marks = self.routine_owed
+            ends = [d for d, _ in marks[1:]] + [last_day]
+            owed = sum(v * max(min(b, last_day) - max(a, first_day), 0) for (a, v), b in zip(marks, ends))
+        else:
+            owed = self.routine_need.sum() * (last_day - first_day)
         if owed <= 0:
             return float("nan")
         return float(1.0 - self.routine_done_by_day[first_day:last_day].sum() / owed)

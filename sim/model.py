@@ -7,7 +7,8 @@ so resolution times come out in hours.  The schedule (ODD §3):
     → visits in free hours → patrol and guardianship → crime's end of day → perception
     → observation
 
-This module is the only place where the submodels meet.  Each one is built from its
+This module is the only place where the submodels meet (with `sim.timeline_run`, which
+carries out a scenario's timeline on them at the start of each change day).  Each one is built from its
 parameter section(s), the town, the population, its own random stream(s) and the event
 queue; what one submodel needs of another is handed over here, either once at
 construction (the pools a rung serves on, `on_violent=crime.from_dispute`) or as the
@@ -29,10 +30,10 @@ from typing import Any
 
 import mesa
 import numpy as np
-from mesa.datacollection import DataCollector
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from .agents import hire_staff
+from .collector import RunCollector
 from .crime import CrimeProcess, guardianship_per_1000, visible_patrol_per_1000
 from .disputes import COMMUNITY, COURT, TOWNSHIP, DisputeProcess
 from .gridwork import GridWork
@@ -40,6 +41,8 @@ from .perception import Perception
 from .population import Population, Resident
 from .queueing import DAY, EventQueue
 from .scenario import RUNGS, Scenario, ScenarioError, load_scenario
+from .scenario.timeline import Timeline
+from .timeline_run import apply_changes, levels_of
 from .town import Town
 
 LEVERS = ("residents_per_grid", "fulltime_ratio", "camera_coverage")
@@ -105,7 +108,11 @@ class GovernanceModel(mesa.Model):
             rng = scenario.rng if rng is None else rng
         scenario = GovernanceScenario(scenario, rng=rng, **overrides)
         super().__init__(scenario=scenario)
-        params = self.params = scenario.params
+        # the scenario as given (with its timeline), and the one in force today (`params`: what submodels read)
+        spec = self.spec = scenario.params
+        self.timeline = Timeline.from_scenario(spec) if spec.timeline or spec.start_date else None
+        params = self.params = self.timeline.scenario_on(0) if spec.timeline else spec
+        self._change_days = [d for d in self.timeline.change_days() if d > 0] if spec.timeline else []
         self.seed = scenario.rng
         self.day = 0
         self.events = EventQueue()
@@ -132,10 +139,12 @@ class GovernanceModel(mesa.Model):
             horizon_days=horizon, grid_pool=self.grid_work.pool, grid_skill=self.grid_work.skill,
             police_pool=self.crime.police, police_lead=self.crime.travel_lead, on_violent=self.crime.from_dispute)
         self.perception = Perception(params.perception, town, pop, rng=st["perception"], households=self.grid_work.households,
-                                     warmup_days=params.warmup_days, days=params.days)
+                                     warmup_days=params.warmup_days, days=params.days,
+                                     calendar=self.timeline.start if self.timeline else None)
         pools = self.disputes.pools
-        hire_staff(self, self.grid_work.pool, self.grid_work.fulltime, self.grid_work.skill, self.crime.police,
-                   pools[COMMUNITY], pools[TOWNSHIP], pools[COURT])
+        self.staff = hire_staff(self, self.grid_work.pool, self.grid_work.fulltime, self.grid_work.skill, self.crime.police,
+                                pools[COMMUNITY], pools[TOWNSHIP], pools[COURT])
+        self.levels = [(0, levels_of(self))]     # staff, cameras and cost in force from each change day (timelines)
         self.handlers = {
             DisputeProcess.ARRIVE: self.disputes.on_arrive,
             DisputeProcess.READY: self.disputes.on_ready,
@@ -148,8 +157,9 @@ class GovernanceModel(mesa.Model):
         self.patrol_today = np.zeros(town.n_townships)     # police hours free of calls, per township
         self._residents: dict[int, Resident] = {}
         self.tracked = self._track_sample(params.track_residents)
-        self.datacollector = DataCollector(
-            model_reporters=self._reporters(),
+        self._space = None                 # the town as a Mesa grid, built on first use (`space`)
+        self.datacollector = RunCollector(   # Mesa's DataCollector + the run's outcomes at the end (sim.collector)
+            self, model_reporters=self._reporters(),
             agenttype_reporters={Resident: {"rid": "rid", "grid": "grid", "safety": "safety", "trust": "trust"}} if self.tracked else None,
         )
 
@@ -166,6 +176,9 @@ class GovernanceModel(mesa.Model):
 
     def step(self) -> None:
         day = self.day = self.steps - 1
+        if self._change_days and self._change_days[0] == day:   # a timeline's changes, at the day's first hour
+            self._change_days.pop(0)
+            apply_changes(self, day)
         t0, t1 = day * DAY, (day + 1) * DAY
         town, c = self.town, self.params.crime
         self.disputes.arise(t0)
@@ -201,14 +214,33 @@ class GovernanceModel(mesa.Model):
         if n <= 0:
             return []
         ids = np.sort(self.streams["tracking"].choice(self.population.n, size=min(n, self.population.n), replace=False))
-        return [self.resident(int(i)) for i in ids]
+        self._residents = {int(i): Resident(self, int(i)) for i in ids}     # registered: the DataCollector finds them
+        return list(self._residents.values())
 
     # ------------------------------------------------------------------ views
     def resident(self, rid: int) -> Resident:
-        """A Mesa agent viewing resident `rid` (made on first request, then reused)."""
-        if rid not in self._residents:
-            self._residents[rid] = Resident(self, rid)
-        return self._residents[rid]
+        """A Mesa agent viewing resident `rid`; reads and writes go to the population's arrays.
+
+        It adds nothing to the model: a detached view (not in `model.agents`), except for a
+        tracked resident (`track_residents`), which is the registered view the DataCollector reads."""
+        rid = int(rid)
+        if not 0 <= rid < self.population.n:
+            raise IndexError(f"resident {rid}: the town has residents 0 … {self.population.n - 1}")
+        view = self._residents.get(rid)
+        return view if view is not None else Resident(self, rid, register=False)
+
+    @property
+    def space(self):
+        """The town as a Mesa discrete space (`OrthogonalMooreGrid`) with property layers residents,
+        public, cameras, grid_id, open_disputes and incidents (`sim.space`): built on first use,
+        its layers that follow the run brought up to date whenever the model has stepped since."""
+        from .space import town_space, update_space
+
+        if self._space is None or self._space.dimensions != (self.town.width, self.town.height):
+            self._space = town_space(self)
+        elif self._space.gridsim_steps != self.steps:
+            update_space(self._space, self)
+        return self._space
 
     def _reporters(self) -> dict:
         d, c, pr = self.disputes, self.crime, self.perception

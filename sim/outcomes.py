@@ -13,7 +13,9 @@ import numpy as np
 
 from .crime import BY_CAMERA, CLEARED, PENDING, UNCLEARED, UNREPORTED
 from .disputes import COMMUNITY, CONVERTED, COURT, GRID, RESOLVED, TOWNSHIP
+from .queueing import DAY
 from .scenario import RUNGS
+from .timeline_run import level_mean, level_on
 
 
 def _stats(x: np.ndarray, prefix: str) -> dict[str, float]:
@@ -115,8 +117,12 @@ def summarise(model) -> dict:
     })
 
     s, c = model.params.staffing, model.params.crime
-    cost_workers = 12 * (n_full * s.fulltime_cost_yuan_month + (gw.n_workers - n_full) * s.parttime_cost_yuan_month)
-    cost_cameras = model.cameras * c.camera_capital_yuan / c.camera_life_years
+    if len(getattr(model, "levels", ())) > 1:     # a timeline changed staff or cameras: their cost, time-averaged
+        cost_workers = level_mean(model, "cost_grid_workers_yuan_per_year", model.params.warmup_days, model.steps)
+        cost_cameras = level_mean(model, "cost_cameras_yuan_per_year", model.params.warmup_days, model.steps)
+    else:
+        cost_workers = 12 * (n_full * s.fulltime_cost_yuan_month + (gw.n_workers - n_full) * s.parttime_cost_yuan_month)
+        cost_cameras = model.cameras * c.camera_capital_yuan / c.camera_life_years
     out.update({
         "cost_yuan_per_year": cost_workers + cost_cameras,
         "cost_grid_workers_yuan_per_year": cost_workers,
@@ -138,4 +144,75 @@ def summarise(model) -> dict:
         "camera_coverage_derived": float(t.covered.sum() / max(int(t.public.sum()), 1)),
         "communities_with_camera_share": float(with_camera.mean()),
     })
+    return out
+
+
+# --------------------------------------------------------------------------- per period (calendar runs)
+def window_outcomes(model, first_day: int, stop_day: int) -> dict:
+    """The per-period outcomes (`sim.catalogue.PERIODIC`) over the simulation days [first_day, stop_day).
+
+    Each counts only what happened in the window — disputes and incidents begun in it, disputes
+    resolved and incidents closed in it, the survey taken in it, levels on its last day, costs
+    time-averaged over it — so a period's outcomes are fixed once the period is over, whatever
+    happens after it (and two runs that differ only from a later day agree on it)."""
+    t0, t1 = first_day * DAY, stop_day * DAY
+    n, days = model.population.n, stop_day - first_day
+    per_10k_year = 1e4 / n * 365.0 / days
+    tab, inc = model.disputes.table, model.crime.table
+    nd, ni = tab.n, inc.n
+    onset, close, st, rung = tab.onset[:nd], tab.t_close[:nd], tab.status[:nd], tab.rung[:nd]
+    ended = (close >= t0) & (close < t1)
+    res = ended & (st == RESOLVED)
+    n_res = int(res.sum())
+    began = int(((onset >= t0) & (onset < t1)).sum())
+    hours = close[res] - tab.t_known[:nd][res]
+    occur = inc.t_occur[:ni]
+    closed_i = (inc.t_close[:ni] >= t0) & (inc.t_close[:ni] < t1)
+    cleared = int((closed_i & (inc.status[:ni] == CLEARED)).sum())
+    uncleared = int((closed_i & (inc.status[:ni] == UNCLEARED)).sum())
+    n_inc = int(((occur >= t0) & (occur < t1)).sum())
+    warm = model.params.warmup_days
+    survey = [x for x in model.perception.survey if first_day < warm + x["day"] <= stop_day]
+    series = model.datacollector.get_model_vars_dataframe()
+    last = series.iloc[stop_day - warm - 1] if 0 < stop_day - warm <= len(series) else None
+    cost = sum(level_mean(model, k, first_day, stop_day) for k in ("cost_grid_workers_yuan_per_year", "cost_cameras_yuan_per_year"))
+    return {
+        "days": days,
+        "disputes": began,
+        "disputes_per_10k_year": began * per_10k_year,
+        "disputes_resolved_in_period": n_res,
+        "report_to_resolution_hours_mean": float(hours.mean()) if n_res else math.nan,
+        "share_settled_in_grid": float((res & (rung == GRID)).sum() / n_res) if n_res else math.nan,
+        "share_settled_low": float((res & (rung <= COMMUNITY)).sum() / n_res) if n_res else math.nan,
+        "conversions_per_10k_year": int((ended & (st == CONVERTED)).sum()) * per_10k_year,
+        "incidents": n_inc,
+        "incidents_per_10k_year": n_inc * per_10k_year,
+        "clearance_rate": cleared / (cleared + uncleared) if cleared + uncleared else math.nan,
+        "survey_share_safe": survey[-1]["share_safe"] if survey else math.nan,
+        "survey_se": survey[-1]["se"] if survey else math.nan,
+        "population_share_safe": float(last["safety_share_safe"]) if last is not None else math.nan,
+        "trust_mean": float(last["trust_mean"]) if last is not None else math.nan,
+        "grids": level_on(model, "grids", stop_day - 1),
+        "grid_workers": level_on(model, "grid_workers", stop_day - 1),
+        "cameras": level_on(model, "cameras", stop_day - 1),
+        "cost_yuan_per_year": cost,
+        "cost_yuan_per_resident_year": cost / n,
+    }
+
+
+def periods(model, kinds: tuple[str, ...] = ("quarter", "year")) -> dict[str, dict]:
+    """Per-period outcomes of a run with a calendar (`start_date`): label ('2016Q1', '2016') → the
+    outcomes of `window_outcomes`, plus `first_date`, `last_date` and `partial` (the run covers only part of
+    the period).  Empty without a calendar.  Periods the run has not reached are left out."""
+    tl = getattr(model, "timeline", None)
+    if tl is None or tl.start is None:
+        return {}
+    out = {}
+    for kind in kinds:
+        for p in tl.period_bounds(kind):
+            stop = min(p.stop_day, model.steps)
+            if stop <= p.first_day:
+                continue
+            out[p.label] = {"first_date": tl.date_of(p.first_day).isoformat(), "last_date": tl.date_of(stop - 1).isoformat(),
+                            "partial": p.partial or stop < p.stop_day, **window_outcomes(model, p.first_day, stop)}
     return out

@@ -39,6 +39,7 @@ perception columns (safety, trust, memories) and `survey`.
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -47,18 +48,27 @@ BASICALLY_SAFE = ANSWERS.index("basically safe")  # answers from here up count a
 CHANNELS = ("victim", "hearsay", "disorder", "visits", "patrol", "trust", "camera", "dispute")
 
 
+def survey_calendar(first: date, days: int, every_days: int) -> frozenset[int]:
+    """Observed day numbers (1 = `first`) of the surveys under a calendar: the last day of every k-th
+    calendar month, k = round(every_days / 30.44) (91 days: quarter ends, as Guangxi surveys; 365: year ends)."""
+    k = max(1, round(every_days / (365.25 / 12)))
+    out = set()
+    for od in range(1, days + 1):
+        d = first + timedelta(days=od)             # the day after observed day od
+        if d.day == 1:                              # od is the last day of a month
+            last = first + timedelta(days=od - 1)
+            if (last.year * 12 + last.month) % k == 0:
+                out.add(od)
+    return frozenset(out)
+
+
 class Perception:
-    def __init__(self, perception, town, population, *, rng, households, warmup_days: int, days: int):
-        p = perception
-        self.p, self.town, self.population, self.rng = p, town, population, rng
+    def __init__(self, perception, town, population, *, rng, households, warmup_days: int, days: int, calendar=None):
+        self.town, self.population, self.rng = town, population, rng
         self.households = households
         self.warmup_days, self.days = warmup_days, days
-        self.victim_decay = np.float32(math.exp(-1.0 / p.victim_memory_days))
-        self.dispute_decay = np.float32(math.exp(-1.0 / p.dispute_memory_days))
-        self.hearsay_decay = math.exp(-1.0 / p.hearsay_memory_days)
-        self.publicity_decay = math.exp(-1.0 / p.publicity_memory_days)
-        # answer a ≥ k exactly when felt safety ≥ cutpoints[k-1]
-        self.safe_cut = np.float32(p.cutpoints[BASICALLY_SAFE - 1])
+        self.calendar = calendar            # the date of the first observed day, or None (no calendar)
+        self.retune(perception)
         self.grid_per_1000 = 1000.0 / np.maximum(town.grid_pop, 1.0)
         self.per_10k = 1e4 / max(population.n, 1)
         self.visit_rate = np.zeros(town.n_grids)   # visits per household per month (moving average)
@@ -67,6 +77,28 @@ class Perception:
         self.hearsay = np.zeros(town.n_communities)  # decaying count of incidents per community, cleared ones relieved
         self.publicity = 0.0                         # decaying count of cleared incidents per 10,000 residents, town-wide
         self.survey: list[dict] = []
+
+    def retune(self, perception) -> None:
+        """Read the weights, memories and survey rules from the section (at the start, and when a timeline
+        changes them: memories keep what they hold and decay at the new pace from then on)."""
+        p = self.p = perception
+        self.victim_decay = np.float32(math.exp(-1.0 / p.victim_memory_days))
+        self.dispute_decay = np.float32(math.exp(-1.0 / p.dispute_memory_days))
+        self.hearsay_decay = math.exp(-1.0 / p.hearsay_memory_days)
+        self.publicity_decay = math.exp(-1.0 / p.publicity_memory_days)
+        # answer a ≥ k exactly when felt safety ≥ cutpoints[k-1]
+        self.safe_cut = np.float32(p.cutpoints[BASICALLY_SAFE - 1])
+        self.survey_days = None if self.calendar is None else survey_calendar(self.calendar, self.days, p.survey_every_days)
+
+    def regridded(self, old_grid: np.ndarray, households: np.ndarray) -> None:
+        """After a regrid: the grids' remembered visit rates carried to the new grids (resident-weighted), the
+        rest recomputed; residents' own memories and the communities' hearsay are untouched."""
+        town = self.town
+        self.visit_rate = town.carry(self.visit_rate, old_grid)
+        self.households = households
+        self.grid_per_1000 = 1000.0 / np.maximum(town.grid_pop, 1.0)
+        self.patrol_per_1000 = town.carry(self.patrol_per_1000, old_grid)
+        self.disorder_per_1000 = np.zeros(town.n_grids)
 
     # ------------------------------------------------------------------ daily update
     def update(self, day: int, *, incidents, closed_disputes, closed_incidents, visits_by_grid,
@@ -135,8 +167,11 @@ class Perception:
         od = day + 1 - self.warmup_days  # observed day number, 1 = first observed day
         last = self.survey[-1]["day"] if self.survey else 0
         final = od == self.days and od - last >= p.survey_every_days / 2
-        if od > 0 and (od % p.survey_every_days == 0 or final):
+        due = od % p.survey_every_days == 0 if self.survey_days is None else od in self.survey_days
+        if od > 0 and (due or final):
             self.survey.append(self.take_survey(od))
+            if self.calendar is not None:
+                self.survey[-1]["date"] = (self.calendar + timedelta(days=od - 1)).isoformat()
 
     def trust_lift(self) -> float:
         """Rise of everyone's trust anchor from publicised solved cases (channel 5)."""

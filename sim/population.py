@@ -3,7 +3,8 @@
 At city scale (millions of residents) a Python object per resident would cost more than
 the whole simulation, so every per-resident attribute is one array indexed by resident id
 and every daily update is a whole-array operation.  A `Resident` agent is made on demand
-(`model.resident(i)`) for inspection, DataCollector agent reporters or visualisation.
+(`model.resident(i)`, a view the model does not hold) for inspection or visualisation, and
+for the sample a scenario tracks (DataCollector agent-type reporters).
 
 Couplings: built from the town, the scenario (propensity shape, perception baselines) and
 its own stream; the model hands the `Population` to the submodels.  Disputes and crime
@@ -44,6 +45,11 @@ class Population:
         self.victim_memory = np.zeros(n, np.float32)   # decaying count of own victimisations (violent ones weigh more)
         self.dispute_memory = np.zeros(n, np.float32)  # decaying count of own badly handled disputes
 
+    def regridded(self, town) -> None:
+        """After a regrid (a timeline): each resident's grid, and where each grid's residents begin."""
+        self.grid = town.grid[self.home]
+        self.grid_first = np.searchsorted(self.grid, np.arange(town.n_grids + 1)).astype(np.int64)
+
     def sample_by_propensity(self, rng, count: int) -> np.ndarray:
         """Residents drawn with probability ∝ propensity to fall into disputes."""
         u = rng.random(count) * self.propensity_cum[-1]
@@ -57,12 +63,20 @@ class Population:
 
 
 class Resident(mesa.Agent):
-    """A view of resident `rid`: attribute reads and writes go to the model's arrays."""
+    """A view of resident `rid`: attribute reads and writes go to the model's arrays.
+
+    `register=False` (what `model.resident(i)` gives): a detached view that the model does not
+    hold — not in `model.agents`, no `unique_id` — so looking at residents changes nothing.
+    The residents a scenario tracks (`track_residents`) are registered views, so that Mesa's
+    DataCollector agent-type reporters find them in the model's agent set."""
 
     _FIELDS = ("safety", "trust", "base_safety", "base_trust", "victim_memory", "dispute_memory")
 
-    def __init__(self, model, rid: int):
-        super().__init__(model)
+    def __init__(self, model, rid: int, *, register: bool = True):
+        if register:
+            super().__init__(model)
+        else:                       # what mesa.Agent.__init__ sets, without model.register_agent
+            self.model, self.unique_id, self.pos = model, None, None
         self.rid = int(rid)
 
     def __getattr__(self, name):

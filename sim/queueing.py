@@ -152,3 +152,41 @@ class ServerPool:
 
     def busy_on(self, day: int) -> np.ndarray:
         return self.busy[:, min(day, self.horizon_days)]
+
+    # ------------------------------------------------------------------ hiring and releasing (timelines)
+    def successor(self, unit_of_server, n_units, shift_start, shift_hours, keep, now: float, x=None, y=None) -> "ServerPool":
+        """The pool after hiring, releasing or reshifting staff at calendar hour `now`: new server `s` is old
+        server `keep[s]` (−1: newly hired).  A kept server carries its bookings (busy rows) and stays busy
+        until the calendar hour its old shifts would have freed it; a new one is free from `now`.  Work
+        already booked finishes as booked (its events are on the heap): a released server's simply leaves
+        this pool's books."""
+        new = ServerPool(unit_of_server, n_units, shift_start, shift_hours, self.horizon_days, x=x, y=y)
+        keep = np.asarray(keep, dtype=np.int64)
+        kept = np.flatnonzero(keep >= 0)
+        old = keep[kept]
+        new.free_w = to_work(np.full(new.n, float(now)), new.start, new.hours)
+        if len(kept):
+            t_free = np.maximum(from_work_start(self.free_w[old], self.start[old], self.hours[old]), now)
+            new.free_w[kept] = to_work(t_free, new.start[kept], new.hours[kept])
+            new.busy[kept] = self.busy[old]
+        return new
+
+
+def keep_by_rank(old_unit: np.ndarray, new_unit: np.ndarray, unit_map: np.ndarray | None = None) -> np.ndarray:
+    """Which old server each new server is (−1: hired): in each unit the first servers stay, in their order;
+    a unit that shrinks releases its last ones, one that grows hires.  `unit_map` maps old units to new ones
+    (a regrid); each new unit then keeps the old servers of the units mapped to it, in order."""
+    old_unit = np.asarray(old_unit, np.int64)
+    new_unit = np.asarray(new_unit, np.int64)
+    to = old_unit if unit_map is None else np.asarray(unit_map, np.int64)[old_unit]
+    order = np.argsort(to, kind="stable")
+    grouped = to[order]
+    n_units = int(max(new_unit.max(initial=-1), grouped.max(initial=-1))) + 1
+    first_old = np.searchsorted(grouped, np.arange(n_units))
+    rank = np.arange(len(grouped)) - first_old[grouped]
+    new_first = np.searchsorted(new_unit, np.arange(n_units + 1))
+    size = np.diff(new_first)
+    stay = rank < size[grouped]
+    keep = np.full(len(new_unit), -1, np.int64)
+    keep[new_first[grouped[stay]] + rank[stay]] = order[stay]
+    return keep

@@ -4,7 +4,7 @@
 directory:
 
 - `summary.json`  every outcome of MODEL.md §5, the residents simulated, the scenario
-  (every parameter, with the file's sources), seed and versions;
+  (every parameter, with the file's sources), seed and versions (with the git commit of a checkout);
 - `daily.csv`     the DataCollector's day-by-day series;
 - `disputes.parquet`, `incidents.parquet`  the event logs, one row per dispute / incident;
 - `town.parquet`  the cells (position, residents, camera, grid …) for the map;
@@ -24,6 +24,7 @@ alive) are removed the next time a command writes into that directory
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import math
 import os
@@ -44,7 +45,7 @@ from .crime import DETECTED_BY_NAMES
 from .crime import STATUS_NAMES as INCIDENT_STATUS
 from .disputes import KNOWN_BY_NAMES
 from .disputes import STATUS_NAMES as DISPUTE_STATUS
-from .execute import execute
+from .execute import daily_frame, execute
 from .model import GovernanceModel
 from .outcomes import observed
 from .population import Resident
@@ -55,8 +56,30 @@ def versions() -> dict[str, str]:
     import mesa
     import scipy
 
-    return {"gridsim": __version__, "mesa": mesa.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "pandas": pd.__version__, "python": platform.python_version()}
+    out = {"gridsim": __version__, "mesa": mesa.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+           "pandas": pd.__version__, "python": platform.python_version()}
+    if (commit := git_commit()) is not None:
+        out["git_commit"] = commit
+    return out
+
+
+@functools.cache
+def git_commit() -> str | None:
+    """The commit of the gridsim checkout this code runs from (`-dirty` when tracked files were
+    changed since), or None: not a git checkout (an installed package) or no git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:     # e.g. a venv inside another repository
+            return None
+        return git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def _jsonable(x: Any) -> Any:
@@ -76,9 +99,18 @@ def summary_of(model: GovernanceModel, wall_seconds: float | None = None, outcom
     from .outcomes import summarise
 
     out = dict(summarise(model) if outcomes is None else outcomes)
+    spec = getattr(model, "spec", model.params)          # the scenario as given, with its timeline
     out["seed"] = model.seed if isinstance(model.seed, int) else repr(model.seed)
-    out["scenario"] = {"name": model.params.name, "parameters": model.params.flat(), "sources": model.params.sources}
+    out["scenario"] = {"name": spec.name, "parameters": spec.flat(), "sources": spec.sources}
     out["surveys"] = model.perception.survey
+    tl = getattr(model, "timeline", None)
+    if tl is not None and tl.start is not None:          # a calendar: outcomes per quarter and year, dated changes
+        from .outcomes import periods
+
+        out["start_date"] = tl.start.isoformat()
+        out["periods"] = periods(model)
+        out["events"] = [{"day": e.day - tl.warmup_days + 1, "date": e.date.isoformat(), "label": e.label, "kind": e.kind,
+                          "source": e.source} for e in tl.events()]
     out["versions"] = versions()
     if wall_seconds is not None:
         out["wall_seconds"] = wall_seconds
@@ -263,7 +295,7 @@ def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots:
     with atomic_directory(Path(out)) as tmp:
         summary = summary_of(model, wall_seconds, outcomes)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        model.datacollector.get_model_vars_dataframe().to_csv(tmp / "daily.csv", index=False)
+        daily_frame(model).to_csv(tmp / "daily.csv", index=False)
         dispute_frame(model).to_parquet(tmp / "disputes.parquet", index=False)
         incident_frame(model).to_parquet(tmp / "incidents.parquet", index=False)
         town_frame(model).to_parquet(tmp / "town.parquet", index=False)
@@ -281,16 +313,10 @@ def write_results(model: GovernanceModel, out: Path, wall_seconds: float, plots:
 def run_scenario(scenario: Scenario, out: str | Path | None = None, *, seed: int | None = None,
                  progress: bool = False, plots: bool = True) -> dict:
     """Run one validated scenario with the one executor and (if `out` is given) write it; return its summary."""
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    from .progress import Progress
 
-        bar = tqdm(total=scenario.total_days, unit="day", desc=scenario.name, leave=False)
-    try:
-        res = execute(scenario, seed, keep_model=True, progress=(lambda m: bar.update(1)) if bar else None)
-    finally:
-        if bar is not None:
-            bar.close()
+    with Progress(scenario.total_days, scenario.name, "day", quiet=not progress) as bar:   # the one progress policy
+        res = execute(scenario, seed, keep_model=True, progress=(lambda m: bar.update()) if bar.mode != "off" else None)
     if out is None:
         return summary_of(res.model, res.wall_seconds, res.outcomes)
     return write_results(res.model, Path(out), res.wall_seconds, plots=plots, outcomes=res.outcomes)

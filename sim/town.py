@@ -84,6 +84,16 @@ def grid_windows(n_res: int, mean: float, cv: float, rng: np.random.Generator) -
     return np.concatenate(sizes)
 
 
+def _apportion(quota: np.ndarray) -> np.ndarray:
+    """Whole numbers ≥ 1 adding up to round(Σ quota) (or more, where a quota < 1 is raised to 1), by largest
+    remainders: communities of nearly equal size would otherwise all round the same way."""
+    base = np.floor(quota).astype(np.int64)
+    extra = int(round(float(quota.sum()))) - int(base.sum())
+    if extra > 0:
+        base[np.argsort(-(quota - base), kind="stable")[:extra]] += 1
+    return np.maximum(base, 1)
+
+
 class Town:
     """Cells in curve order with their per-cell arrays and the nested partition."""
 
@@ -151,14 +161,17 @@ class Town:
 
         self.covered = np.zeros(self.n_cells, bool)
         self.near_camera = np.zeros(self.n_cells, bool)
+        self._regrid_u: np.ndarray | None = None      # uniforms of grid widths drawn at the first regrid (timelines)
 
     # ------------------------------------------------------------------ cameras
     def place_cameras(self, coverage: float, rng: np.random.Generator, near_cells: int = 1) -> int:
-        """Cover the busiest public cells first (key places before side streets)."""
+        """Cover the busiest public cells first (key places before side streets).  The order is kept, so a
+        later change of coverage (`recover`) adds or takes down cameras at its end, never reshuffles."""
         public = np.flatnonzero(self.public)
         n = int(round(coverage * len(public)))
         tiebreak = rng.random(len(public))
         order = np.lexsort((tiebreak, -self.pop[public]))
+        self._coverage_order = public[order]
         self._cover(public[order[:n]], near_cells)
         return n
 
@@ -173,16 +186,24 @@ class Town:
         Each takes cameras_per_covered_cell cameras per covered cell: first every chosen
         community's busiest public cell (a village "has a camera"; the densest communities
         first when cameras are short), then the busiest remaining public cells of the chosen
-        communities.  Cameras beyond their public cells add no coverage."""
+        communities.  Cameras beyond their public cells add no coverage.  The draws are kept, so
+        a later stock or share (`recover`) adds or takes down cameras without reshuffling."""
+        self._comm_key = rng.random(self.n_communities)
+        self._cell_key = np.full(self.n_cells, np.nan)
+        return self._hang_stock(cameras, village_share, per_cell, rng, near_cells)
+
+    def _hang_stock(self, cameras: int, village_share: float, per_cell: float, rng, near_cells: int) -> int:
         n_comm = self.n_communities
         has_public = np.bincount(self.cell_community, weights=self.public, minlength=n_comm) > 0
         density = self.community_pop / np.maximum(np.bincount(self.cell_community, minlength=n_comm), 1)
-        order_c = np.lexsort((rng.random(n_comm), -density, ~has_public))
+        order_c = np.lexsort((self._comm_key, -density, ~has_public))
         chosen = order_c[: int(round(village_share * n_comm))]
         rank = np.full(n_comm, n_comm)
         rank[chosen[has_public[chosen]]] = np.arange(int(has_public[chosen].sum()))
         cand = np.flatnonzero(self.public & (rank[self.cell_community] < n_comm))
-        cand = cand[np.lexsort((rng.random(len(cand)), -self.pop[cand]))]             # busiest first
+        fresh = cand[np.isnan(self._cell_key[cand])]
+        self._cell_key[fresh] = rng.random(len(fresh))      # at the start: every candidate, in cell order
+        cand = cand[np.lexsort((self._cell_key[cand], -self.pop[cand]))]             # busiest first
         first = np.zeros(len(cand), bool)
         first[np.unique(self.cell_community[cand], return_index=True)[1]] = True     # each community's busiest
         cand = cand[np.lexsort((np.arange(len(cand)), np.where(first, rank[self.cell_community[cand]], n_comm)))]
@@ -190,12 +211,85 @@ class Town:
         self._cover(cand[:n], near_cells)
         return n
 
+    def recover(self, *, coverage: float | None, cameras: int, village_share: float, per_cell: float,
+                rng: np.random.Generator, near_cells: int) -> int:
+        """Cameras changed during a run (a timeline): by the coverage lever, or as a stock.  The orders
+        drawn when the cameras were first hung are kept, so cells keep their cameras where they can; draws
+        needed only now (a switch between the two ways, a community reached for the first time) come from
+        `rng` (the cameras stream).  Returns the covered public cells."""
+        if coverage is not None:
+            if getattr(self, "_coverage_order", None) is None:
+                public = np.flatnonzero(self.public)
+                self._coverage_order = public[np.lexsort((rng.random(len(public)), -self.pop[public]))]
+            n = int(round(coverage * len(self._coverage_order)))
+            self._cover(self._coverage_order[:n], near_cells)
+            return n
+        if getattr(self, "_comm_key", None) is None:
+            self._comm_key = rng.random(self.n_communities)
+            self._cell_key = np.full(self.n_cells, np.nan)
+        return self._hang_stock(cameras, village_share, per_cell, rng, near_cells)
+
     def _cover(self, cells: np.ndarray, near_cells: int) -> None:
         self.covered[:] = False
         self.covered[cells] = True
         # a camera "near home": within `near_cells` cells (1: the home cell and its eight neighbours)
         self.near_camera = self.to_cells(maximum_filter(self.to_xy(self.covered).astype(np.uint8), size=2 * near_cells + 1,
                                                         mode="constant") > 0)
+
+    # ------------------------------------------------------------------ regrid (timelines)
+    def regrid(self, residents_per_grid: float, cv: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Cut the town's cells into new grids during a run; communities and townships stay as they are.
+
+        The town gets round(residents / residents_per_grid) grids, shared among the communities in
+        proportion to their residents (largest remainders; at least one each), and each community is cut
+        along the curve into its grids, of equal shares of its residents, or (cv > 0) of shares drawn uniformly on 1 ± √3·cv and
+        scaled to the community, so grids still nest in communities.  The shares come from uniforms drawn
+        once, at the first regrid (the `town` stream): a grid count that does not change leaves the grids as
+        they are.  Returns (old grid of each cell, new grid of each old grid: the one holding its middle
+        resident), which carry per-grid state over."""
+        old_grid, old_first = self.grid, self.grid_first_cell
+        n_comm = self.n_communities
+        comm_first_cell = np.searchsorted(self.cell_community, np.arange(n_comm + 1))
+        comm_start = self.res_start[comm_first_cell[:-1]].astype(float)
+        comm_pop = self.res_start[comm_first_cell[1:]] - self.res_start[comm_first_cell[:-1]]
+        n_g = _apportion(comm_pop / residents_per_grid)
+        g_first = np.concatenate([[0], np.cumsum(n_g)])
+        comm_of = np.repeat(np.arange(n_comm), n_g)
+        k = np.arange(g_first[-1]) - g_first[comm_of]                 # each window's place in its community
+        if cv > 0:
+            cap = np.ceil(comm_pop / 20.0).astype(np.int64) + 1      # residents_per_grid ≥ 20: enough for any count
+            u_first = np.concatenate([[0], np.cumsum(cap)])
+            if self._regrid_u is None:
+                self._regrid_u = rng.random(int(u_first[-1]))
+            width = 1.0 + math.sqrt(3.0) * cv * (2.0 * self._regrid_u[u_first[comm_of] + k] - 1.0)
+        else:
+            width = np.ones(len(k))
+        cum = np.cumsum(width)
+        before = np.concatenate([[0.0], cum])[g_first[comm_of]]       # widths of the community's earlier windows
+        total = (np.concatenate([[0.0], cum])[g_first[1:]] - np.concatenate([[0.0], cum])[g_first[:-1]])[comm_of]
+        ends = comm_start[comm_of] + (cum - before) / total * comm_pop[comm_of]
+        mid = self.res_start[:-1] + self.pop / 2.0
+        window = np.searchsorted(ends, mid, side="right")
+        window = np.clip(window, g_first[self.cell_community], g_first[self.cell_community + 1] - 1)
+        kept, self.grid = np.unique(window, return_inverse=True)
+        self.grid = self.grid.astype(np.int32)
+        self.grid_target = (width / total * comm_pop[comm_of])[kept]     # each grid's target residents
+        self.n_grids = int(self.grid.max()) + 1
+        self.grid_first_cell = np.searchsorted(self.grid, np.arange(self.n_grids + 1)).astype(np.int64)
+        self.grid_community = self.cell_community[self.grid_first_cell[:-1]]
+        self.grid_township = self.community_township[self.grid_community]
+        self.grid_pop = np.bincount(self.grid, weights=self.pop, minlength=self.n_grids)
+        # each old grid goes to the new grid holding its middle resident
+        start = self.res_start[old_first[:-1]].astype(float)
+        size = self.res_start[old_first[1:]] - self.res_start[old_first[:-1]]
+        cell = np.clip(np.searchsorted(self.res_start, start + size / 2.0, side="right") - 1, old_first[:-1], old_first[1:] - 1)
+        return old_grid, self.grid[cell]
+
+    def carry(self, values: np.ndarray, old_grid: np.ndarray) -> np.ndarray:
+        """Per-grid values of the old grids → the new grids' resident-weighted means (after `regrid`)."""
+        w = self.pop + 1e-9
+        v = np.asarray(values, float)[old_grid]
+        return np.bincount(self.grid, weights=w * v, minlength=self.n_grids) / np.bincount(self.grid, weights=w, minlength=self.n_grids)
 
     # ------------------------------------------------------------------ cells ↔ 2-D
     def to_xy(self, values: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ SHARES = {"set": {"warmup_days": 0, **{f"disputes.type_shares.{k}": 0.0
                                        for k in ("land_property", "property_management", "consumer_labour")}},
           "axes": {"disputes.type_shares.family": [1.0, 0.0], "disputes.type_shares.neighbour": [1.0, 0.0]}}
 
+pytest.importorskip("distributed", reason="needs the dask extra (pip install -e '.[dask]')")
 pytestmark = pytest.mark.timeout(240)
 
 

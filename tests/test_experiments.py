@@ -283,6 +283,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_sweep(tmp_path):
 
 
 def test_dask_local_cluster_matches_the_process_pool(small_sweep, tmp_path):
+    pytest.importorskip("distributed", reason="needs the dask extra (pip install -e '.[dask]')")
     exp_file = Store.open(small_sweep).meta()["experiment_file"]
     r = gridsim("sweep", exp_file, "--out", tmp_path / "dask", "--dask", "local", "--workers", "2", "--quiet")
     assert r.returncode == 0, r.stderr

@@ -21,7 +21,7 @@ def layer_of(module: str) -> str:
     parts = module.split(".")[1:]          # drop "sim"
     if not parts:
         return "model"
-    if parts[0] in ("cli", "__main__") or parts[-1] == "cli":
+    if parts[0] in ("cli", "__main__", "app") or parts[-1] == "cli":    # the command line and the interactive view
         return "cli"
     if parts[0] in ("experiments", "analysis", "validation"):
         return parts[0]

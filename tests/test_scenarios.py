@@ -25,12 +25,14 @@ def test_loads_and_runs_small(path):
     full = sim.load_scenario(path)
     assert full.scale == 1.0 and full.residents == full.population
     scale = min(1.0, 4000 / full.population)
-    m = sim.GovernanceModel(full, rng=5, days=15, scale=scale)
+    # a trajectory runs its whole calendar (a timeline's dates must fall in the run), with a short warm-up
+    shape = {"warmup_days": 10} if full.timeline else {"days": 15}
+    m = sim.GovernanceModel(full, rng=5, scale=scale, **shape)
     m.run()
     s = summarise(m)
     assert abs(s["residents"] - full.population * scale) <= 1
-    # the partition follows the grid-size lever
-    assert s["grids"] == pytest.approx(s["residents"] / full.residents_per_grid, rel=0.25, abs=1.5)
+    # the partition follows the grid-size lever (the one in force at the end)
+    assert s["grids"] == pytest.approx(s["residents"] / m.params.residents_per_grid, rel=0.25, abs=1.5)
     assert s["disputes"] > 0 and 0 <= s["population_share_safe"] <= 1
 
 
@@ -39,10 +41,11 @@ def test_city_values_carry_sources(path):
     """Every value a city file sets names its source (a figure, or the word assumption)."""
     raw = read_raw(path)
     set_keys = {k.removesuffix(".value") for k in flatten(raw) if k.endswith(".value")}
-    plain = {k for k in flatten(raw) if not k.endswith((".value", ".source")) and k not in ("name", "description")
+    plain = {k for k in flatten(raw) if not k.endswith((".value", ".source")) and k not in ("name", "description", "timeline")
              and not k.startswith("sources.")}
     assert not plain, f"values without a source in {path.name}: {sorted(plain)}"
     s = sim.load_scenario(path)
+    assert all(len(e["source"]) > 10 for e in s.timeline)      # each dated change carries its own source
     assert set_keys <= set(s.sources)
     assert all(len(s.sources[k]) > 10 for k in set_keys)
     assert set_keys <= set(leaves())
@@ -89,7 +92,7 @@ def test_city_quotes_are_in_docs_cities(path):
 
     cities = (ROOT / "docs" / "CITIES.md").read_text(encoding="utf-8")
     s = sim.load_scenario(path)
-    for key, source in s.sources.items():
+    for key, source in [*s.sources.items(), *((f"timeline[{i}]", e["source"]) for i, e in enumerate(s.timeline))]:
         for quote in re.findall(r"[\u4e00-\u9fff][^\sA-Za-z;,]*[\u4e00-\u9fff)）%]", source):
             while quote.endswith(")") and quote.count(")") > quote.count("("):    # the citation's own bracket
                 quote = quote[:-1]

@@ -1,94 +1,56 @@
-"""`gridsim` command line.  Bad input → one line on stderr, exit code 2, nothing written."""
+"""`gridsim` command line.  Bad input → one line on stderr, exit code 2, nothing written.
+
+Start-up is cheap: `gridsim --help` and `gridsim --version` import neither Mesa nor numpy.
+Each command's arguments are declared in the module that runs it (`COMMANDS`), and only the
+named command's module is imported; the others appear in the top-level help by name and
+one line (`tests/test_cli_startup.py` holds these lines to the modules' own).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from pathlib import Path
 
-from .calibrate import add_commands as calibration_commands
-from .experiments import add_commands as experiment_commands
-from ..scenario import ScenarioError, load_scenario, parse_set
-from ..validation.cli import add_commands as validation_commands
+from .. import __version__
 
-def outcome_table(summary: dict) -> str:
-    """The headline outcomes of a run, labelled from the outcome catalogue."""
-    from ..catalogue import HEADLINE, OUTCOMES
-
-    rows = []
-    for key in HEADLINE:
-        o = OUTCOMES[key]
-        unit = "" if o.is_share or o.unit in ("residents", "grids") else f" ({o.unit})"
-        rows.append(f"  {o.label + unit:<58} {o.format(summary.get(key))}")
-    return "\n".join(rows)
-
-
-def cmd_outcomes(args) -> int:
-    from ..catalogue import table
-
-    print(table("series" if args.series else "outcomes"))
-    return 0
+#: command → (module declaring it with `add_commands(sub)`, its one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("sim.cli.run", "run one scenario; write summary, series, event logs and plots"),
+    "app": ("sim.cli.app", "the interactive view in the browser (Mesa's SolaraViz): map, levers, live charts"),
+    "sweep": ("sim.cli.experiments", "run an experiment (factorial, lhs or sobol design) into a resumable store"),
+    "export": ("sim.cli.experiments", "one row per run of a sweep as CSV or Parquet"),
+    "plot": ("sim.cli.experiments", "outcome curves, heatmaps and the grid-size threshold of a sweep → DIR/plots/"),
+    "calibrate": ("sim.cli.calibrate", "fit assumed parameters so outcomes match reported figures; write an overlay"),
+    "validate": ("sim.validation.cli",
+                 "validation report: Guigang held out, the cities, Sobol sensitivity, mechanism checks"),
+    "bench": ("sim.cli.run", "speed against Mesa's Schelling example, scaling with residents"),
+    "outcomes": ("sim.cli.run",
+                 "the outcome catalogue: every outcome's name, label, unit, better direction, meaning"),
+}
 
 
-def cmd_run(args) -> int:
-    from ..execute import check_memory, check_seed, memory_estimate
-    from ..run import check_out_path, run_scenario
-
-    overrides = parse_set(args.set)
-    scenario = load_scenario(args.scenario, overrides)          # all validation before anything runs
-    if args.days is not None or args.scale is not None:
-        scenario = scenario.with_overrides({k: v for k, v in (("days", args.days), ("scale", args.scale)) if v is not None},
-                                           "command line")
-    check_seed(args.seed)
-    out = check_out_path(args.out if args.out is not None else Path("out") / Path(args.scenario).stem)
-    check_memory(memory_estimate(scenario, outputs=True),
-                 f"{args.scenario}: the run ({scenario.residents:,} residents × {scenario.total_days:,} days)",
-                 "lower --scale or --days")
-    summary = run_scenario(scenario, out, seed=args.seed, progress=not args.quiet)
-    print(f"{scenario.name}: {summary['days']} days, seed {summary['seed']}, {summary['wall_seconds']:.1f} s → {out}/")
-    print(outcome_table(summary))
-    return 0
-
-
-def cmd_bench(args) -> int:
-    from ..bench import run_bench
-
-    json_path = Path(args.json) if args.json else None
-    plot_path = Path(args.plot) if args.plot else (json_path.with_suffix(".png") if json_path else None)
-    run_bench(quick=args.quick, json_path=json_path, plot_path=plot_path)
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, *, full: bool = False) -> argparse.ArgumentParser:
+    """The parser: `command`'s module (every module with `full`) declares its commands in full,
+    every other command is its name and help line."""
     ap = argparse.ArgumentParser(prog="gridsim", description="Grid-based social governance simulation (网格化管理) on Mesa.")
-    sub = ap.add_subparsers(dest="command", required=True)
-
-    r = sub.add_parser("run", help="run one scenario; write summary, series, event logs and plots")
-    r.add_argument("scenario", help="scenario YAML, e.g. scenarios/default.yaml")
-    r.add_argument("--out", help="output directory (default out/<scenario name>)")
-    r.add_argument("--seed", type=int, help="seed (default: the scenario's)")
-    r.add_argument("--days", type=int, help="days to simulate (default: the scenario's)")
-    r.add_argument("--scale", type=float, help="fraction of the town to simulate, same densities (0 < F ≤ 1)")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter by dotted key")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
-    r.set_defaults(func=cmd_run)
-
-    b = sub.add_parser("bench", help="speed against Mesa's Schelling example, scaling with residents")
-    b.add_argument("--quick", action="store_true", help="small sizes and 60 days (under a minute)")
-    b.add_argument("--json", help="write the results as JSON here")
-    b.add_argument("--plot", help="log-log plot of seconds against residents (default: next to --json)")
-    b.set_defaults(func=cmd_bench)
-    o = sub.add_parser("outcomes", help="the outcome catalogue: every outcome's name, label, unit, better direction, meaning")
-    o.add_argument("--series", action="store_true", help="the daily series (daily.csv) instead of the run's outcomes")
-    o.set_defaults(func=cmd_outcomes)
-    experiment_commands(sub)   # gridsim sweep | export | plot
-    calibration_commands(sub)  # gridsim calibrate
-    validation_commands(sub)   # gridsim validate
+    ap.add_argument("--version", action="version", version=f"gridsim {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    modules = sorted({m for m, _ in COMMANDS.values()}) if full else [COMMANDS[command][0]] if command in COMMANDS else []
+    for module in modules:
+        importlib.import_module(module).add_commands(sub)
+    for name, (_, text) in COMMANDS.items():
+        if name not in sub.choices:
+            sub.add_parser(name, help=text)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)       # --help, --version and usage errors end here
+    from ..scenario import ScenarioError
+
     try:
         return args.func(args)
     except ScenarioError as exc:

@@ -19,6 +19,11 @@ def cmd_sweep(args) -> int:
     from ..experiments.design import load_experiment
     from ..experiments.runner import run_sweep
 
+    if args.dask is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            raise ExperimentError("--dask: needs the dask extra (pip install -e '.[dask]'): dask.distributed is not installed")
     exp = load_experiment(args.experiment, days=args.days, scale=args.scale)
     out = args.out if args.out is not None else Path("out") / "sweeps" / exp.name   # as given: run_sweep checks it
     rep = run_sweep(exp, out, workers=args.workers, dask=args.dask, progress=not args.quiet,

@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..execute import replicate_seed
 from ..scenario import Scenario, ScenarioError, leaves, load_scenario, read_yaml_mapping, suggest
 from ..scenario.loader import check_keys, shown
+from ..scenario.timeline_read import expand, timeline_key
 
 #: scenario keys that cannot be axes: the seed is the experiment's, the rest are not parameters
 NOT_AXES = ("seed", "name", "description", "sources")
@@ -226,13 +227,35 @@ def next_power_of_2(n: int) -> int:
 
 
 # --------------------------------------------------------------------------- loading
+def _leaf_of(key: str) -> str | None:
+    """The schema leaf an axis key sets: itself, or for `timeline[i].set.KEY` the KEY (its first leaf, for a
+    wildcard); None for a change's date, label or source, and for a campaign's factor."""
+    tk = timeline_key(key)
+    if tk is None:
+        return key
+    found = expand(tk[2]) if tk[1] == "set" else []
+    return found[0] if found else None
+
+
 def _is_int_field(key: str) -> bool:
-    return leaves()[key].annotation is int
+    leaf = _leaf_of(key)
+    return leaf is not None and leaves()[leaf].annotation is int
 
 
 def _is_number_field(key: str) -> bool:
-    ann = leaves()[key].annotation          # an optional number (`float | None`, e.g. camera_coverage) is a number field
+    tk = timeline_key(key)
+    if tk is not None and tk[1] == "multiply":
+        return True                         # a campaign's factor
+    leaf = _leaf_of(key)
+    if leaf is None:
+        return False
+    ann = leaves()[leaf].annotation         # an optional number (`float | None`, e.g. camera_coverage) is a number field
     return ann in (int, float) or (isinstance(ann, UnionType) and {a for a in get_args(ann) if a is not type(None)} <= {int, float})
+
+
+def _known(key: str) -> bool:
+    """A scenario leaf, or one field of one change of the timeline (`timeline[0].on`, `timeline[1].set.KEY`)."""
+    return key in leaves() or timeline_key(key) is not None
 
 
 def _k(key: str) -> str:
@@ -341,14 +364,14 @@ def load_experiment(path: str | Path, days: int | None = None, scale: float | No
                               "not a scenario file")
 
     for key in spec.set:
-        if key not in leaves():
+        if not _known(key):
             raise ExperimentError(f"{origin}: key {_k('set.' + key)}: unknown scenario key{_near(key, leaves())}")
         if key == "seed":
             raise ExperimentError(f"{origin}: key 'set.seed': run seeds are spawned from the experiment's 'seed'")
         if key in RUN_SHAPE and getattr(spec, key) is not None:
             raise ExperimentError(f"{origin}: key 'set.{key}': also fixed by '{key}' (or --{key}); give it in one place")
     for key in spec.axes:
-        if key not in leaves():
+        if not _known(key):
             raise ExperimentError(f"{origin}: key {_k('axes.' + key)}: unknown scenario key{_near(key, leaves())}")
         if key in NOT_AXES:
             raise ExperimentError(f"{origin}: key 'axes.{key}': {key!r} cannot be an axis")
@@ -387,7 +410,8 @@ def load_experiment(path: str | Path, days: int | None = None, scale: float | No
         ranges: dict[str, tuple[float, float]] = {}
         for key, bounds in spec.axes.items():
             if not _is_number_field(key):
-                raise ExperimentError(f"{origin}: key 'axes.{key}': a {spec.design} axis must be a numeric parameter")
+                hint = " (a change's date: give the dates as values of a factorial axis)" if timeline_key(key) else ""
+                raise ExperimentError(f"{origin}: key 'axes.{key}': a {spec.design} axis must be a numeric parameter{hint}")
             if len(bounds) != 2 or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds):
                 raise ExperimentError(f"{origin}: key 'axes.{key}': a {spec.design} axis is [low, high], got {shown(bounds)}")
             for i, v in enumerate(bounds):      # first: a value the scenario refuses is named as such

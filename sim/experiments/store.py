@@ -15,6 +15,10 @@ Tables
   started/finished (UTC, ISO 8601) and `daily`: a few daily series (`DAILY_COLUMNS`) as
   float32 arrays, compressed (`pack_daily` / `unpack_daily`).
 
+A run with a calendar (`start_date`) also stores its per-period outcomes (summary `periods`);
+`Store.frame()` gives them as columns `NAME@PERIOD` (`survey_share_safe@2016Q4`,
+`incidents_per_10k_year@2016`), beside the whole run's.
+
 Readers (`gridsim export`, `gridsim plot`) open the file read-only and never run a model.
 """
 
@@ -203,7 +207,7 @@ class Store:
             for k in axes:
                 v = (row["axes"] or {}).get(k)
                 rec[f"axis.{k}"] = v if isinstance(v, int | float | str | bool) or v is None else json.dumps(v)
-            for k, v in row["outcomes"].items():
+            for k, v in _outcome_items(row["outcomes"]):
                 if v is None or (isinstance(v, int | float) and not isinstance(v, bool)):
                     outcome_keys.setdefault(k, None)
                     rec[k] = np.nan if v is None else v
@@ -217,6 +221,16 @@ class Store:
         for k in outcome_keys:
             df[k] = pd.to_numeric(df[k]).astype(float) if df[k].isna().any() else pd.to_numeric(df[k])
         return df
+
+
+def _outcome_items(outcomes: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """A run's outcomes, then (runs with a calendar) each period's as `NAME@PERIOD` (e.g. `clearance_rate@2016Q3`)."""
+    for k, v in outcomes.items():
+        if k != "periods":
+            yield k, v
+    for label, values in (outcomes.get("periods") or {}).items():
+        for k, v in values.items():
+            yield f"{k}@{label}", v
 
 
 def _open_readonly(directory: Path, path: Path) -> sqlite3.Connection:

@@ -88,7 +88,13 @@ def get_dotted(d: dict, key: str) -> Any:
 
 
 def set_dotted(d: dict, key: str, value: Any, origin: str) -> None:
-    """Set a leaf of a nested scenario mapping; an unknown key is a one-line ScenarioError."""
+    """Set a leaf of a nested scenario mapping, or one field of one change of its timeline
+    (`timeline[0].on`, `timeline[1].set.KEY`); an unknown key is a one-line ScenarioError."""
+    if isinstance(key, str) and key.startswith("timeline[") and key not in leaves():
+        from .timeline_read import set_entry_key
+
+        set_entry_key(d, key, value, origin)
+        return
     if key not in leaves():
         shown = repr(key if len(key) <= 80 else key[:77] + "...")       # a hostile key stays one short line
         msg = f"unknown key {shown}{suggest(key, leaves()) if len(key) <= 100 else ''}"

@@ -392,9 +392,11 @@ class Scenario(Section):
     perception: Perception = Field(default_factory=Perception, json_schema_extra={"unit": "section", "source": "see fields"})
     sources: dict[str, str] = P({}, "text", "-", "provenance of this file's values, by dotted key")
     start_date: str | None = P(None, "date (YYYY-MM-DD)", "-", "first day of the observed period, the warm-up before it; null: "
-                               "no calendar (days count from 0); a timeline needs it")
-    timeline: list[dict[str, Any]] = P([], "dated changes", "-", "steps, ramps and campaigns that change keys on dates "
-                                        "(docs/TIMELINE.md; not yet applied by the model)")
+                               "no calendar (days count from 0); a timeline needs it; with it surveys fall at calendar "
+                               "month ends, outcomes are given per quarter and year, and the daily series is dated")
+    timeline: list[dict[str, Any]] = P([], "dated changes", "-", "steps, ramps and campaigns that change keys on dates, "
+                                        "carried out by the running model at the start of each day they fall on "
+                                        "(docs/TIMELINE.md)")
 
     @model_validator(mode="before")
     @classmethod

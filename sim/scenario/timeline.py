@@ -261,6 +261,14 @@ class Timeline:
             self._cache[d] = self.base.with_overrides(self.state_on(d), "timeline")
         return self._cache[d]
 
+    def advance(self, scenario: Scenario, day: int) -> Scenario:
+        """`scenario` (the one in force the day before) with the changes of `day` set: what `scenario_on(day)`
+        gives, without validating again — `check()` validated the scenario on every day a change begins or
+        ends, and between those days each value moves linearly — so a model can step through a daily ramp
+        cheaply."""
+        changes = self.changes_on(day)
+        return _with_leaves(scenario, changes) if changes else scenario
+
     def check(self) -> None:
         """Validate the scenario in force on every day where a change begins or ends, and on the days next
         to a ramp's ends (between them every value moves linearly); campaign products within limits."""
@@ -349,6 +357,21 @@ class Timeline:
     def period_of(self, day: int, kind: Literal["quarter", "year", "month"] = "quarter") -> str | None:
         """The label of the observed period holding `day` (None in the warm-up or after the run)."""
         return next((p.label for p in self.period_bounds(kind) if p.first_day <= day < p.stop_day), None)
+
+
+def _with_leaves(section: Any, values: dict[str, Any]) -> Any:
+    """A copy of a (nested) section with dotted leaves replaced, unvalidated."""
+    top: dict[str, dict[str, Any]] = {}
+    update = {}
+    for key, v in values.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            top.setdefault(head, {})[rest] = v
+        else:
+            update[key] = v
+    for head, sub in top.items():
+        update[head] = _with_leaves(getattr(section, head), sub)
+    return section.model_copy(update=update)
 
 
 def get_leaf(scenario: Scenario, key: str) -> Any:

@@ -6,6 +6,7 @@ The checks that need the whole scenario, and what is in force on each day, are i
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from fnmatch import fnmatchcase
 from functools import cache
@@ -19,8 +20,8 @@ from .params import all_keys, bounds, leaves, suggest
 from .schema import ScenarioError
 from .yamlsafe import name_of, shown
 
-__all__ = ["ENTRY_KEYS", "FIXED", "MAX_CHANGES", "STRUCTURAL", "expand", "is_fixed", "is_structural", "kind_of",
-           "normalise_timeline", "parse_date", "where_of"]
+__all__ = ["DRAWN_ONCE", "ENTRY_KEYS", "FIXED", "LAID_OUT", "MAX_CHANGES", "STRUCTURAL", "expand", "is_fixed", "is_structural",
+           "kind_of", "normalise_timeline", "parse_date", "set_entry_key", "timeline_key", "where_of", "why_fixed"]
 
 #: at most this many changes in one timeline (each is validated at load: 100 take under half a second)
 MAX_CHANGES = 100
@@ -32,23 +33,34 @@ FIXED = ("name", "description", "sources", "timeline", "start_date", "seed", "da
          "population", "area_km2", "track_residents",
          "town.residents_per_cell", "town.centre_decay_share", "town.rural_floor", "town.cell_pop_cv",
          "town.public_space_share")
-#: keys whose change the model must carry out on its structures (regrid, hire or release staff, hang
-#: cameras, rebuild servers' shifts, redraw what residents drew at the start); every other key is a
-#: rate, probability, weight or cost a submodel can simply re-read
+#: keys no model run can change either, each group with the reason (a change is refused at load, in one line)
+LAID_OUT = ("town.residents_per_community", "town.residents_per_township")
+DRAWN_ONCE = ("disputes.propensity_shape", "perception.safety_mean", "perception.safety_sd", "perception.trust_mean",
+              "perception.trust_sd")
+WHY_FIXED = ((FIXED, "the run's frame and the town's geometry"),
+             (LAID_OUT, "communities and townships are laid out once: mediators, police posts and cameras hang on them"),
+             (DRAWN_ONCE, "each resident draws it once, at the start"))
+#: keys whose change the model carries out on its structures (regrid, hire or release staff, hang or take
+#: down cameras, rebuild servers' shifts); every other key is a rate, probability, weight or cost a
+#: submodel re-reads (sim/timeline_run.py does both)
 STRUCTURAL = ("residents_per_grid", "fulltime_ratio", "camera_coverage",
               "staffing.workers_per_grid", "staffing.fulltime_first", "staffing.*_per_10k", "staffing.court_servers_per_100k",
               "staffing.police_on_duty_share", "staffing.police_posting",
               "staffing.fulltime_hours", "staffing.parttime_hours", "staffing.shift_start", "staffing.parttime_shift_start",
               "staffing.mediator_hours", "staffing.township_hours", "staffing.court_hours",
-              "town.residents_per_community", "town.residents_per_township", "town.grid_size_cv", "town.household_size",
+              "town.grid_size_cv", "town.household_size",
               "crime.camera_stock*", "crime.cameras_per_covered_cell", "crime.camera_village_share",
-              "perception.camera_near_cells", "perception.safety_mean", "perception.safety_sd", "perception.trust_mean",
-              "perception.trust_sd", "disputes.propensity_shape")
+              "perception.camera_near_cells")
+
+
+def why_fixed(key: str) -> str | None:
+    """Why `key` cannot change in a run, or None if it can."""
+    return next((why for keys, why in WHY_FIXED if any(fnmatchcase(key, p) for p in keys)), None)
 
 
 def kind_of(key: str) -> Literal["fixed", "structural", "rate"]:
     """'fixed' (never changes in a run), 'structural' (the model must rebuild something) or 'rate'."""
-    if any(fnmatchcase(key, p) for p in FIXED):
+    if why_fixed(key) is not None:
         return "fixed"
     return "structural" if any(fnmatchcase(key, p) for p in STRUCTURAL) else "rate"
 
@@ -163,8 +175,8 @@ def _check_keys(values: dict[str, Any], where: str, verb: str) -> None:
             raise _bad(f"key {name_of(where)}: unknown key {name_of(key)}{hint}")
         for k in found:
             if is_fixed(k):
-                raise _bad(f"key {name_of(where)}: {name_of(k)} cannot change during a run (fixed: the run's frame and the "
-                           "town's geometry); set it in the scenario itself")
+                raise _bad(f"key {name_of(where)}: {name_of(k)} cannot change during a run (fixed: {why_fixed(k)}); set it "
+                           "in the scenario itself")
             if verb and _shape(k) is None:
                 raise _bad(f"key {name_of(where)}: {name_of(k)} is {_what(k)}: it cannot {verb}; change it by a step "
                            "(on: DATE, set: ...)")
@@ -250,3 +262,44 @@ def normalise_timeline(raw: Any) -> list[dict[str, Any]]:
     if len(raw) > MAX_CHANGES:
         raise _bad(f"key 'timeline': {len(raw)} changes, at most {MAX_CHANGES}")
     return [_entry(e, i) for i, e in enumerate(raw)]
+
+
+# --------------------------------------------------------------------------- one field of one change, by key
+_ENTRY_KEY = re.compile(r"^timeline\[(\d{1,3})\]\.(on|from|to|label|source|set|multiply)(?:\.(.+))?$")
+
+
+def timeline_key(key: str) -> tuple[int, str, str | None] | None:
+    """`timeline[i].on` → (i, 'on', None); `timeline[i].set.KEY` → (i, 'set', 'KEY'); None for any other key.
+    These keys name one field of one change, so `--set` and an experiment's axes can vary a change's date,
+    pace (its `to:`) or size."""
+    m = _ENTRY_KEY.match(key) if isinstance(key, str) and key.startswith("timeline[") else None
+    if m is None or (m.group(2) in ("set", "multiply")) != (m.group(3) is not None):
+        return None
+    return int(m.group(1)), m.group(2), m.group(3)
+
+
+def set_entry_key(data: dict, key: str, value: Any, origin: str) -> None:
+    """Set one field of one change in a scenario mapping (`data["timeline"]`), or refuse in one line.  The
+    whole timeline is checked again when the mapping is validated."""
+    parsed = timeline_key(key)
+    entries = data.get("timeline") or []
+
+    def bad(msg: str) -> ScenarioError:
+        return ScenarioError(f"{origin}: key {name_of(key)}: {msg}", key=key, detail=f"key {name_of(key)}: {msg}")
+
+    if parsed is None:
+        raise bad("a change's field is timeline[N].on, .from, .to, .label, .source, .set.KEY or .multiply.KEY")
+    i, field, inner = parsed
+    if i >= len(entries):
+        raise bad(f"the scenario has {len(entries)} change{'s' * (len(entries) != 1)} (timeline[0] … "
+                  f"timeline[{max(len(entries) - 1, 0)}])" if entries else "the scenario has no timeline")
+    entry = dict(entries[i])
+    kind = "step" if "on" in entry else ("campaign" if "multiply" in entry else "ramp")
+    allowed = {"step": ("on", "set"), "ramp": ("from", "to", "set"), "campaign": ("from", "to", "multiply")}[kind]
+    if field not in (*allowed, "label", "source"):
+        raise bad(f"timeline[{i}] is a {kind}: it has {', '.join(allowed)}, not {field}")
+    if inner is None:
+        entry[field] = value
+    else:
+        entry[field] = {**entry[field], inner: value}
+    data["timeline"] = [*entries[:i], entry, *entries[i + 1:]]
