@@ -312,8 +312,11 @@ def test_runaway_threshold_criterion():
     assert runaway_threshold(jump, elasticity=2.0) is None                 # the criterion is an argument
     noisy = jump.assign(lo=[9, 10, 11, 10, 40.0])                          # rise within the noise: not a runaway
     assert runaway_threshold(noisy) is None
-    from_zero = flat.assign(mean=[0, 0, 0, 5, 6.0])
+    from_zero = jump.assign(mean=[0, 0, 0, 5, 6.0], lo=[-1, -1, -1, 4, 5.0], hi=[1, 1, 1, 6, 7.0])
     assert runaway_threshold(from_zero)["x"] == 2400
+    # one replicate (no intervals): no verdict at all, not "separated" by default
+    assert runaway_threshold(from_zero.assign(lo=np.nan, hi=np.nan)) is None
+    assert runaway_threshold(jump.assign(lo=np.nan, hi=np.nan)) is None
     cap = routine_capacity({"staffing.workers_per_grid": 3.0, "fulltime_ratio": 0.15, "staffing.fulltime_hours": 8.0,
                             "staffing.parttime_hours": 2.0, "staffing.routine_hours_per_1000": 4.0})
     assert cap == (1500.0, 3000.0)

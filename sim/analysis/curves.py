@@ -16,7 +16,8 @@ means ȳ with intervals [lo, hi]), the threshold is the first segment (x₀, x�
     and  lo₁ > hi₀                                    (the rise is larger than the noise)
 
 i.e. the outcome grows at least as fast as the grid and the jump is real.  A rise from
-ȳ₀ ≤ 0 counts as an infinite slope.  The threshold grid size is x₁ (the smallest grid size
+ȳ₀ ≤ 0 counts as an infinite slope (labelled "rise from ≤ 0", never "slope inf").  Without
+intervals (fewer than 2 replicates) there is no verdict: the plot says "no interval: 1 replicate".  The threshold grid size is x₁ (the smallest grid size
 at which the curve has run away); the segment is shaded on the plots.  When none of the
 staffing parameters is an axis, the plots also mark where routine duties alone fill the
 grid team's day, 1000 × team hours / `staffing.routine_hours_per_1000` (from the stored
@@ -41,9 +42,11 @@ from ..experiments.store import Store
 #: the levers' axis labels (outcomes take theirs from the catalogue)
 AXIS_LABELS = {
     "residents_per_grid": "residents per grid",
-    "fulltime_ratio": "full-time share of grid workers",
-    "camera_coverage": "camera coverage of public space",
+    "fulltime_ratio": "full-time share of grid workers (0–1)",
+    "camera_coverage": "camera coverage of public space (0–1)",
 }
+#: levers that are shares of 0–1: always a linear axis, however wide their sampled range
+SHARE_AXES = frozenset({"fulltime_ratio", "camera_coverage"})
 THRESHOLD_AXIS = "residents_per_grid"
 RUNAWAY_OUTCOMES = ("report_to_resolution_hours_mean", "resolution_hours_mean", "cases_mean_grid", "cases_mean_community")
 DEFAULT_ELASTICITY = 1.0
@@ -106,6 +109,20 @@ def axis_curve(df: pd.DataFrame, axis: str, outcome: str, *, continuous: bool = 
     return out
 
 
+def replicates_of(df: pd.DataFrame) -> int:
+    """How many replicates the finished runs of a sweep have (the fewest at any design point)."""
+    done = df[df["status"] == "done"]
+    return int(done.groupby("point")["replicate"].nunique().min()) if len(done) else 0
+
+
+def interval_words(df: pd.DataFrame, confidence: float) -> str:
+    """What the bands span, or that there are none."""
+    n = replicates_of(df)
+    if n < 2:
+        return f"no interval: {n} replicate"
+    return f"{confidence:.0%} t-interval over {n} replicates"
+
+
 def runaway_threshold(curve: pd.DataFrame, elasticity: float = DEFAULT_ELASTICITY) -> dict | None:
     """The first segment where the curve runs away (module doc); None if it never does."""
     c = curve.dropna(subset=["mean"])
@@ -116,8 +133,9 @@ def runaway_threshold(curve: pd.DataFrame, elasticity: float = DEFAULT_ELASTICIT
         if ys[i] <= ys[i - 1] or ys[i] <= 0:
             continue
         slope = math.inf if ys[i - 1] <= 0 else math.log(ys[i] / ys[i - 1]) / math.log(xs[i] / xs[i - 1])
-        separated = not (np.isfinite(lo[i]) and np.isfinite(hi[i - 1])) or lo[i] > hi[i - 1]
-        if slope >= elasticity and separated:
+        if not (np.isfinite(lo[i]) and np.isfinite(hi[i - 1])):
+            continue                     # no interval (one replicate): no verdict, never a runaway
+        if slope >= elasticity and lo[i] > hi[i - 1]:
             return {"x_before": float(xs[i - 1]), "x": float(xs[i]), "slope": slope,
                     "before": float(ys[i - 1]), "after": float(ys[i])}
     return None
@@ -176,9 +194,12 @@ def _write_csv(path: Path, df: pd.DataFrame) -> None:
         df.to_csv(tmp, index=False)
 
 
-def _logx(values) -> bool:
+def _logx(values, axis: str | None = None) -> bool:
+    """A log x axis only for a positive range spanning more than 10× that is not a 0–1 share."""
+    if axis in SHARE_AXES:
+        return False
     v = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
-    return len(v) > 2 and v.min() > 0 and v.max() / v.min() >= 10
+    return len(v) > 2 and v.min() > 0 and v.max() > 1 and v.max() / v.min() > 10
 
 
 def _set_logx(ax) -> None:
@@ -211,8 +232,8 @@ def _draw_curve(ax, curve: pd.DataFrame, numeric: bool, colour="tab:blue", name=
 def _mark_threshold(ax, thr: dict | None, capacity: float | None) -> None:
     if thr is not None:
         ax.axvspan(thr["x_before"], thr["x"], color="tab:red", alpha=0.12, lw=0)
-        ax.axvline(thr["x"], color="tab:red", lw=1.2, ls="--",
-                   label=f"runaway by {thr['x']:,.0f} (slope {thr['slope']:.1f})")
+        how = f"slope {thr['slope']:.1f}" if math.isfinite(thr["slope"]) else "rise from ≤ 0"
+        ax.axvline(thr["x"], color="tab:red", lw=1.2, ls="--", label=f"runaway by {thr['x']:,.0f} ({how})")
     if capacity is not None:
         lo, hi = capacity
         for x in sorted({lo, hi}):
@@ -271,7 +292,7 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
                 _mark_threshold(ax, thr, capacity)
                 if thr is not None or capacity is not None:
                     ax.legend(fontsize=6.5, loc="upper left")
-            if numeric and _logx(curve["x"]):
+            if numeric and _logx(curve["x"], axis):
                 _set_logx(ax)
             ax.set_title(label(outcome), fontsize=9)
             ax.set_xlabel(label(axis), fontsize=8)
@@ -279,8 +300,7 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
         for ax in grid.ravel()[n:]:
             ax.set_visible(False)
         how = "binned means" if continuous else "means"
-        fig.suptitle(f"{title}: outcomes against {label(axis)} ({how}, {confidence:.0%} t-interval over replicates)",
-                     fontsize=10)
+        fig.suptitle(f"{title}: outcomes against {label(axis)} ({how}, {interval_words(df, confidence)})", fontsize=10)
         written.append(_save(fig, outdir / f"curves_{_slug(axis)}.png"))
 
     if threshold_axis in axes and _is_numeric(df[f"axis.{threshold_axis}"]):
@@ -324,7 +344,7 @@ def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins
         _mark_threshold(ax, thr, capacity)
         if thr is not None:
             found.append({"axis": axis, "outcome": outcome, "elasticity": elasticity, **thr})
-        if _logx(curve["x"]):
+        if _logx(curve["x"], axis):
             _set_logx(ax)
         ax.set_title(label(outcome), fontsize=9)
         ax.set_xlabel(label(axis), fontsize=8)
@@ -332,8 +352,12 @@ def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins
             ax.legend(fontsize=7, loc="upper left")
     for ax in grid.ravel()[n:]:
         ax.set_visible(False)
-    fig.suptitle(f"{title}: where the curve runs away — first step with log-log slope ≥ {elasticity:g} "
-                 f"and non-overlapping {confidence:.0%} intervals", fontsize=9.5)
+    if replicates_of(df) < 2:
+        fig.suptitle(f"{title}: no runaway verdict — no interval: {replicates_of(df)} replicate "
+                     "(non-overlapping intervals need at least 2)", fontsize=9.5)
+    else:
+        fig.suptitle(f"{title}: where the curve runs away — first step with log-log slope ≥ {elasticity:g} "
+                     f"and non-overlapping {confidence:.0%} intervals ({replicates_of(df)} replicates)", fontsize=9.5)
     return _save(fig, outdir / f"threshold_{_slug(axis)}.png"), found
 
 

@@ -67,3 +67,32 @@ def lever_checks(settings: Settings, runner: Runner, base: Scenario, say: Callab
                 "monotone": not any(s["significantly_worse"] for s in steps)}
         out["levers"][lever] = lev
     return out
+
+
+def _up(change: dict, v0: float, v1: float) -> int:
+    """+1 / −1 if a paired change from v0 to v1 is significantly up / down along increasing lever values, else 0."""
+    lo, hi = change.get("low"), change.get("high")
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return 0
+    sign = 1 if v1 > v0 else -1
+    return sign if lo > 0 else -sign if hi < 0 else 0
+
+
+def lever_verdict(values: list[float], outcome: dict, replicates: int | None = None) -> str:
+    """The shape of one outcome along increasing values of a lever, in words, from the stored paired intervals.
+
+    "rises" / "falls": the ends differ (paired interval of most − least excludes 0) and no step goes
+    significantly the other way; "not monotone": significant steps both ways (or against the ends);
+    "no clear trend within the intervals": otherwise; "no interval: 1 replicate" below 2 replicates.
+    """
+    n = replicates if replicates is not None else outcome.get("ends", {}).get("n")
+    ends = outcome["ends"]
+    if (n is not None and n < 2) or ends.get("low") is None or not math.isfinite(ends["low"]):
+        return f"no interval: {n if n is not None else 1} replicate"
+    steps = [_up(s["change"], s["from"], s["to"]) for s in outcome["steps"]]
+    trend = _up(ends, values[0], values[-1])
+    if (1 in steps and -1 in steps) or (trend and -trend in steps):
+        return "not monotone"
+    if trend:
+        return "rises" if trend > 0 else "falls"
+    return "no clear trend within the intervals"

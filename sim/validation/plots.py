@@ -183,30 +183,59 @@ def plot_queue(res: dict, path: Path) -> None:
     _save(fig, path)
 
 
+#: lever axes: label, factor (shares drawn in %), log scale
+LEVER_AXES = {"residents_per_grid": ("residents per grid (log scale)", 1.0, True),
+              "fulltime_ratio": ("full-time share of grid workers (%)", 100.0, False),
+              "camera_coverage": ("camera coverage of public space (%)", 100.0, False)}
+
+
+def lever_title(lever: str, d: dict, k: str, replicates: int | None) -> str:
+    """A panel's title: the verdict computed from the stored paired intervals, and whether more of the lever is better."""
+    from ..catalogue import OUTCOMES
+    from .levers import lever_verdict
+
+    v = lever_verdict(d["values"], d["outcomes"][k], replicates)
+    if v in ("rises", "falls") and k in OUTCOMES:
+        good = (1 if v == "rises" else -1) * d.get("more", 1) * OUTCOMES[k].better > 0
+        v += f" — more of the lever: {'better' if good else 'worse'}"
+    return v
+
+
 def plot_levers(res: dict, path: Path) -> None:
+    from matplotlib.ticker import NullLocator
+
     plt = _plt()
     lv = res["levers"]
     keys = lv["outcomes"]
-    fig, ax = plt.subplots(len(keys), len(lv["levers"]), figsize=(10, 2.4 * len(keys)), squeeze=False)
+    n = lv.get("replicates")
+    fig, ax = plt.subplots(len(keys), len(lv["levers"]), figsize=(10, 2.4 * len(keys) + 0.5), squeeze=False)
     for j, (lever, d) in enumerate(lv["levers"].items()):
-        x = np.array(d["values"], float)
+        name, fx, log = LEVER_AXES.get(lever, (lever, 1.0, False))
+        order = np.argsort(np.array(d["values"], float))             # increasing lever values, left to right
+        x = fx * np.array(d["values"], float)[order]
         for i, k in enumerate(keys):
-            s = d["outcomes"][k]["series"]
-            f = 100.0 if outcome_info(k).is_share else 1.0
+            s = [d["outcomes"][k]["series"][o] for o in order]
+            info = outcome_info(k)
+            f = 100.0 if info is not None and info.is_share else 1.0
             m = np.array([_f(p["mean"]) for p in s])
             lo, hi = np.array([_f(p["low"]) for p in s]), np.array([_f(p["high"]) for p in s])
             a = ax[i, j]
             a.plot(x, f * m, "o-", color="C0")
             a.fill_between(x, f * lo, f * hi, alpha=0.25, color="C0")
-            if lever == "residents_per_grid":
+            if log:
                 a.set_xscale("log")
-                a.set_xticks(x, [f"{v:g}" for v in x])
-                a.minorticks_off()
+                a.set_xticks(x, [f"{v:,.0f}" for v in x])
+                a.xaxis.set_minor_locator(NullLocator())
+            a.grid(axis="x", color="0.9", lw=0.5)
             if i == len(keys) - 1:
-                a.set_xlabel(lever)
+                a.set_xlabel(name)
             if j == 0:
                 a.set_ylabel(axis_label(k))
-            a.set_title("monotone" if d["outcomes"][k]["monotone"] else "NOT monotone", fontsize=7)
+            a.set_title(lever_title(lever, d, k, n), fontsize=7)
+    conf = f"{100 * res['confidence']:g} %" if "confidence" in res else "95 %"
+    fig.suptitle(f"Default district, each lever alone, {n} replicates per point (same seeds at every point). "
+                 f"Band: {conf} t-interval of the mean per point; titles: verdict from paired {conf} intervals "
+                 "(ends and every step)", fontsize=7.5)
     _save(fig, path)
 
 
