@@ -4,6 +4,7 @@ checks, written from the results dict alone (see report.py)."""
 from __future__ import annotations
 
 from .extras import outcome_info
+from .levers import lever_verdict
 from .plots import figure_of
 from .report_format import ci, ci_of, cite, figure_table, label_of, num, ok, pct, value_text
 
@@ -209,14 +210,17 @@ def mechanism_section(res: dict, w, img: str) -> None:
         w(f"Default district, {lv['replicates']} replicates per point with the same seeds at every point; shaded: the "
           "interval of the mean. A lever is *monotone* if no step towards more of it (smaller grids, more full-time "
           "workers, more cameras) makes the outcome significantly worse (paired interval of the step entirely on the worse "
-          "side, worse by the outcome catalogue's direction).\n")
+          "side, worse by the outcome catalogue's direction). The shape (as the figure's titles) is read from the paired "
+          "intervals of the ends and of every step, along increasing values of the lever.\n")
         w(f"![levers]({img}levers.png)\n")
         rows = []
         for lever, d in lv["levers"].items():
             for k, o in d["outcomes"].items():
                 rows.append([lever, label_of(k), f"{d['values'][0]:g} → {d['values'][-1]:g}", ci_of(k, o["ends"], 2, True),
-                             num(o["p_more_is_worse"], 3), "yes" if o["monotone"] else "**no**"])
-        _table(w, ["lever", "outcome", "least → most", "change (paired)", "one-sided p, H₁: more is worse", "monotone"], rows)
+                             num(o["p_more_is_worse"], 3), "yes" if o["monotone"] else "**no**",
+                             lever_verdict(d["values"], o, lv["replicates"])])
+        _table(w, ["lever", "outcome", "least → most", "change (paired)", "one-sided p, H₁: more is worse", "monotone",
+                   "shape"], rows)
 
 
 def levels_section(res: dict, w) -> None:
