@@ -1,7 +1,7 @@
 """Properties of perceived safety as a whole (issue 11, item 2), each a statistical test.
 
 Method.  Each property compares two versions of the default district (`scenarios/default.yaml`:
-a 180-day warm-up and an observed year) that differ in one parameter, run with the same R
+a one-year warm-up and an observed year) that differ in one parameter, run with the same R
 seeds (common random numbers: the streams of unrelated processes meet the same dice, so the
 difference of a pair is mostly the effect).  The outcome is `survey_expected_share_safe`,
 the share a survey of every resident would report safe (no sampling error).  With
