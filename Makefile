@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml .ci/find-python
 	@PYBIN=$$(.ci/find-python) || exit 1; \
 	  test -x $(PY) || $$PYBIN -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,app,dask]'
+	$(PY) -m pip install -q -e '.[test,app,dask,calibrate]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
