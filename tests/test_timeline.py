@@ -303,3 +303,37 @@ def test_advance_through_ramps_and_campaigns_is_scenario_on(base):
     for d in tl.change_days():
         s = tl.advance(s, d)
         assert s == tl.scenario_on(d) and s.timeline == []
+
+
+# --------------------------------------------------------------------------- extends: changes add up
+def _chain(tmp_path: Path, parent_changes: str, child_changes: str) -> Path:
+    (tmp_path / "parent.yaml").write_text(f"extends: {DEFAULT}\nname: parent\nstart_date: 2016-01-01\ndays: 366\n"
+                                          f"warmup_days: 100\ntimeline:\n{parent_changes}", encoding="utf-8")
+    child = tmp_path / "child.yaml"
+    child.write_text(f"extends: parent.yaml\nname: child\ntimeline:\n{child_changes}", encoding="utf-8")
+    return child
+
+
+CAMERAS = "  - on: 2016-03-01\n    set: {camera_coverage: 0.6}\n    source: assumption\n"
+GRIDS = "  - on: 2016-04-01\n    set: {residents_per_grid: 1200}\n    source: assumption\n"
+
+
+def test_a_child_timeline_adds_to_its_parents(tmp_path):
+    s = load_scenario(_chain(tmp_path, CAMERAS, GRIDS))
+    assert [next(iter(e["set"])) for e in s.timeline] == ["camera_coverage", "residents_per_grid"]
+
+
+def test_an_error_in_an_inherited_change_names_the_parent_and_its_own_index(tmp_path):
+    bad = CAMERAS + "  - on: 2016-05-01\n    set: {camera_coverag: 0.7}\n    source: assumption\n"
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(_chain(tmp_path, bad, GRIDS))
+    msg = str(exc.value)
+    assert msg.startswith(f"{tmp_path / 'parent.yaml'} (extended by {tmp_path / 'child.yaml'}): ")
+    assert "timeline[1]" in msg and "camera_coverag" in msg
+
+
+def test_an_error_in_the_childs_change_counts_from_its_own_first(tmp_path):
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(_chain(tmp_path, CAMERAS, GRIDS.replace("residents_per_grid", "residents_per_grd")))
+    msg = str(exc.value)
+    assert msg.startswith(f"{tmp_path / 'child.yaml'}: ") and "timeline[0]" in msg and "timeline[1]" not in msg

@@ -17,6 +17,7 @@ of a whole value (`shown` cuts it first).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from types import UnionType
 from typing import Any, get_args, get_origin
@@ -196,10 +197,48 @@ def read_raw(path: str | Path) -> dict:
 
 
 def _merge_chain(chain: list[tuple[Path, dict]]) -> dict:
+    """Child keys win, except `timeline:`, whose changes add up: a parent's dated changes stay in
+    force in every file that extends it (a variant adds a campaign; it does not have to repeat the
+    camera build-out), parent's first."""
     merged: dict = {}
+    timeline: list = []
     for _, raw in chain:
         merged = _merge(merged, raw)
+        if isinstance(raw.get("timeline"), list):
+            timeline = timeline + raw["timeline"]
+        elif "timeline" in raw:            # not a list: validation refuses it, naming this value
+            timeline = raw["timeline"]
+    if "timeline" in merged:
+        merged["timeline"] = timeline
     return merged
+
+
+def _timeline_owners(chain: list[tuple[Path, dict]]) -> list[tuple[Path, int]]:
+    """For each change of the merged timeline, the file that wrote it and its index there."""
+    out: list[tuple[Path, int]] = []
+    for path, raw in chain:
+        if isinstance(raw.get("timeline"), list):
+            out += [(path, j) for j in range(len(raw["timeline"]))]
+    return out
+
+
+_CHANGE = re.compile(r"timeline\[(\d+)\]")
+
+
+def _inherited_change_error(chain: list[tuple[Path, dict]], path: Path, exc: ScenarioError) -> ScenarioError | None:
+    """An error in one change of a merged timeline: name the file that wrote it and the change's index
+    in that file (the merged list numbers a parent's changes first)."""
+    text = exc.detail or ""
+    m = _CHANGE.search(text)
+    owners = _timeline_owners(chain)
+    if m is None or int(m.group(1)) >= len(owners):
+        return None
+    owner, j = owners[int(m.group(1))]
+    if owner == path and j == int(m.group(1)):
+        return None
+    body = _CHANGE.sub(lambda mm: f"timeline[{owners[int(mm.group(1))][1]}]" if int(mm.group(1)) < len(owners) else mm.group(0), text)
+    where = str(path) if owner == path else f"{owner} (extended by {path})"
+    return ScenarioError(f"{where}: {body}", key=exc.key, detail=body)
 
 
 def _writes(raw: dict, key: str) -> bool:
@@ -232,6 +271,9 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
     try:
         scenario = validate(_merge_chain(chain), str(path))
     except ScenarioError as exc:
+        inherited = _inherited_change_error(chain, path, exc) if len(chain) > 1 else None
+        if inherited is not None:
+            raise inherited from None
         owner = _owner(chain, exc.key)
         if owner is None or owner == path or exc.detail is None:
             raise
