@@ -381,3 +381,20 @@ def test_trajectory_files_load_quote_their_seed_and_mark_assumptions():
     b = sim.load_scenario(ROOT / "scenarios" / "huizhou_13614_2016_2020.yaml").flat()
     assert {k for k in a if a[k] != b[k]} == {"name", "description", "timeline", "sources"} or \
         {k for k in a if a[k] != b[k]} == {"name", "description", "timeline"}
+
+
+def test_the_mesa_space_follows_a_regrid_and_new_cameras():
+    """`model.space`'s layers are the town as it is now, after a timeline regrids it and hangs cameras."""
+    s = scenario(step("2016-03-01", "merge", residents_per_grid=1600, camera_coverage=0.9), camera_coverage=0.2)
+    m = sim.GovernanceModel(s, rng=5)
+    d1 = m.timeline.day_of("2016-03-01")
+    run_until(m, d1)
+    space = m.space                                     # built before the change
+    grids_before, cameras_before = space.grid_id.data.max() + 1, space.cameras.data.sum()
+    m.step()
+    space = m.space
+    x, y = m.town.x, m.town.y
+    np.testing.assert_array_equal(space.grid_id.data[x, y], m.town.grid)
+    np.testing.assert_allclose(space.cameras.data[x, y], m.town.covered * s.crime.cameras_per_covered_cell)
+    assert space.grid_id.data.max() + 1 == m.town.n_grids < grids_before
+    assert space.cameras.data.sum() > cameras_before
