@@ -45,12 +45,17 @@ clean:
 	rm -rf $(VENV) out .pytest_cache
 
 # ---- figures (issue 5): the canonical experiments swept at a modest scale, plotted, and the
-# key curves copied to docs/figures/.  Sweeps resume, so a second `make figures` only plots;
+# key curves copied to docs/figures/, with docs/figures/MODEL_CODE.json saying which model code
+# made them (issue 14: a test fails when the model has changed since).  Sweeps resume, so a second `make figures` only plots;
 # a sweep made by another experiment definition or other model code is moved to
 # out/sweeps/<name>.prev and run afresh (--replace).
 FIG_SCALE ?= 0.5
 FIG_DAYS  ?= 365
 FIG_EXPS  := grid_size fulltime_ratio cameras levers_lhs
+# what `figures` copies into docs/figures/ (stamped with the sweeps' model code: tests/test_figures_stamp.py)
+FIG_FILES := $(addprefix docs/figures/,grid_size_curves.png grid_size_threshold.png grid_size_daily.png \
+               fulltime_ratio_curves.png cameras_curves.png lhs_residents_per_grid.png lhs_fulltime_ratio.png \
+               lhs_camera_coverage.png grid_size_thresholds.csv)
 
 figures: $(STAMP)        ## sweep the canonical experiments, plot them, copy the key curves to docs/figures/
 	@set -e; for e in $(FIG_EXPS); do \
@@ -67,3 +72,5 @@ figures: $(STAMP)        ## sweep the canonical experiments, plot them, copy the
 	cp out/sweeps/levers_lhs/plots/curves_fulltime_ratio.png docs/figures/lhs_fulltime_ratio.png
 	cp out/sweeps/levers_lhs/plots/curves_camera_coverage.png docs/figures/lhs_camera_coverage.png
 	cp out/sweeps/grid_size/plots/thresholds.csv docs/figures/grid_size_thresholds.csv
+	$(PY) -m sim.experiments.stamp docs/figures/MODEL_CODE.json $(addprefix out/sweeps/,$(FIG_EXPS)) \
+	  --command "make figures FIG_SCALE=$(FIG_SCALE) FIG_DAYS=$(FIG_DAYS)" --files $(FIG_FILES)

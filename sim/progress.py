@@ -8,6 +8,10 @@
 
     with Progress(total=730, desc="default", unit="day", quiet=args.quiet) as bar:
         model.run(lambda m: bar.update())
+
+A sweep counts runs the same way, from the runs already stored (`initial`), with a line
+per run or per few runs in a log (`every`), its estimate of the time left (`eta`) and the
+failures so far (`note`): `grid_size: run 40/96 (42 %), 31.0 s, about 43 s left, 1 failed`.
 """
 
 from __future__ import annotations
@@ -29,17 +33,19 @@ class Progress:
     """Counts `total` units of work; shows them as the policy above says (`mode`: bar, log or off)."""
 
     def __init__(self, total: int, desc: str, unit: str = "day", *, quiet: bool = False, every: int | None = None,
-                 stream: TextIO | None = None):
-        self.total, self.desc, self.unit = int(total), desc, unit
+                 stream: TextIO | None = None, initial: int = 0, eta: bool = False):
+        self.total, self.desc, self.unit, self.initial, self.eta = int(total), desc, unit, int(initial), eta
         self.stream = stream if stream is not None else sys.stderr
-        self.every = max(1, int(every) if every else math.ceil(self.total / 10))
-        self.done, self.t0, self._next = 0, time.perf_counter(), self.every
-        self.mode = "off" if quiet or self.total <= 0 else ("bar" if on_terminal(self.stream) else "log")
+        self.every = max(1, int(every) if every else math.ceil((self.total - self.initial) / 10))
+        self.done, self.t0 = self.initial, time.perf_counter()
+        self._next = self.initial + self.every
+        self.notes = ""
+        self.mode = "off" if quiet or self.total <= self.initial else ("bar" if on_terminal(self.stream) else "log")
         self._bar, self._ended = None, False
         if self.mode == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, unit=unit, desc=desc, leave=False, file=self.stream)
+            self._bar = tqdm(total=self.total, initial=self.initial, unit=unit, desc=desc, leave=False, file=self.stream)
 
     def update(self, n: int = 1) -> None:
         self.done += n
@@ -53,8 +59,25 @@ class Progress:
 
     def log(self) -> None:
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        print(f"{self.desc}: {self.unit} {self.done:,}/{self.total:,} ({pct:.0f} %), {self.elapsed:.1f} s",
-              file=self.stream, flush=True)
+        left = ""
+        if self.eta and self.initial < self.done < self.total:
+            rest = self.elapsed / (self.done - self.initial) * (self.total - self.done)
+            left = f", about {rest:.0f} s left" if rest < 120 else f", about {rest / 60:.0f} min left"
+        print(f"{self.desc}: {self.unit} {self.done:,}/{self.total:,} ({pct:.0f} %), {self.elapsed:.1f} s{left}"
+              f"{', ' + self.notes if self.notes else ''}", file=self.stream, flush=True)
+
+    def note(self, text: str) -> None:
+        """Text shown after the counts from now on (e.g. `2 failed`)."""
+        self.notes = text
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=False)
+
+    def write(self, text: str) -> None:
+        """A message line that does not break the bar."""
+        if self._bar is not None:
+            self._bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
 
     @property
     def elapsed(self) -> float:

@@ -4,7 +4,8 @@
 directory:
 
 - `summary.json`  every outcome of MODEL.md §5, the residents simulated, the scenario
-  (every parameter, with the file's sources), seed and versions (with the git commit of a checkout);
+  (every parameter, with the file's sources), seed, versions (with the git commit of a checkout)
+  and `warmup` (its days, whether they are the default, the drift test of `sim.warmup`);
 - `daily.csv`     the DataCollector's day-by-day series;
 - `disputes.parquet`, `incidents.parquet`  the event logs, one row per dispute / incident;
 - `town.parquet`  the cells (position, residents, camera, grid …) for the map;
@@ -50,6 +51,7 @@ from .model import GovernanceModel
 from .outcomes import observed
 from .population import Resident
 from .scenario import CRIME_TYPES, DISPUTE_TYPES, RUNGS, SEVERITIES, Scenario
+from .warmup import warmup_summary
 
 
 def versions() -> dict[str, str]:
@@ -103,6 +105,7 @@ def summary_of(model: GovernanceModel, wall_seconds: float | None = None, outcom
     out["seed"] = model.seed if isinstance(model.seed, int) else repr(model.seed)
     out["scenario"] = {"name": spec.name, "parameters": spec.flat(), "sources": spec.sources}
     out["surveys"] = model.perception.survey
+    out["warmup"] = warmup_summary(model)     # days, defaulted or not, and whether the series still drift
     tl = getattr(model, "timeline", None)
     if tl is not None and tl.start is not None:          # a calendar: outcomes per quarter and year, dated changes
         from .outcomes import periods

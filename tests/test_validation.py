@@ -267,6 +267,33 @@ def test_docs_publishing_goes_where_it_is_told(tiny_validation, tmp_path):
     assert not (folder / "REPORT.md").exists()
 
 
+def test_sections_rerun_keeps_the_others_with_their_stamps(tiny_validation, tmp_path):
+    """`--sections queueing` re-runs one section; the others come from the validation in --out,
+    each keeping when and with which model code it was computed."""
+    import shutil
+
+    out, res, _ = tiny_validation
+    again = tmp_path / "v"
+    shutil.copytree(out, again)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(PRESETS, "quick", PRESETS["tiny"])
+        assert main(["validate", "--quick", "--out", str(again), "--sections", "queueing", "--quiet"]) == 0
+    new = json.loads((again / "validation.json").read_text(encoding="utf-8"))
+    assert list(new["timings"]) == list(res["timings"])
+    for name in res["timings"]:
+        if name != "queueing":
+            assert new[name] == res[name] and new["section_stamps"][name] == res["section_stamps"][name]
+    assert new["section_stamps"]["queueing"]["generated"] >= res["section_stamps"]["queueing"]["generated"]
+    assert (again / "guigang.png").exists() and "| queueing |" in (again / "REPORT.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("arg", ["nope", "", "guigang,nope"])
+def test_unknown_sections_are_refused_in_one_line(arg, tmp_path, capsys):
+    assert main(["validate", "--quick", "--out", str(tmp_path / "v"), "--sections", arg]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--sections" in err and "choose from" in err and not (tmp_path / "v").exists()
+
+
 def test_out_that_is_not_a_validation_is_refused(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     assert main(["validate", "--quick", "--out", str(tmp_path)]) == 2

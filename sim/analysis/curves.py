@@ -6,7 +6,12 @@ Curves.  For an axis A and an outcome Y, runs are grouped by A's value (factoria
 quantile bins of A (lhs, sobol; `bins`).  Within a group, the runs of each replicate are
 averaged over the other axes (marginalising them); the curve is the mean of those
 per-replicate values with a Student-t interval (`confidence`, default 95 %) over the
-replicates.  A one-axis factorial gives the plain mean over replicates at each value.
+replicates.  A one-axis factorial gives the plain mean over replicates at each value.  A
+sweep made with `--posterior` (replicate r = posterior draw θ_r and seed r at every point)
+gets a band of the spread instead: the central 95 % of the per-replicate values, "95 % of
+runs over posterior draws and replicates" (`sim.analysis.posterior`).  Every legend and
+caption says which.  Lever comparisons are drawn as paired differences (`paired_<axis>.png`:
+each point minus the baseline point, replicate by replicate, so by seed and draw).
 
 Threshold ("runaway").  Along the curve of an outcome Y against grid size x (sorted,
 means ȳ with intervals [lo, hi]), the threshold is the first segment (x₀, x₁] where
@@ -38,6 +43,7 @@ from ..catalogue import KEY_OUTCOMES, OUTCOMES, SERIES
 from ..catalogue import label as outcome_label
 from ..experiments.design import ExperimentError
 from ..experiments.store import Store
+from .posterior import band, band_words, is_posterior, t_interval  # noqa: F401  (t_interval: re-exported)
 
 #: the levers' axis labels (outcomes take theirs from the catalogue)
 AXIS_LABELS = {
@@ -75,32 +81,27 @@ def group_axis(df: pd.DataFrame, axis: str, continuous: bool, bins: int) -> pd.S
     return x.groupby(codes).transform("median")
 
 
-def t_interval(values: np.ndarray, confidence: float) -> tuple[float, float, float, int]:
-    """Mean, lower, upper (Student t over the values), count; NaNs dropped."""
-    v = values[np.isfinite(values)]
-    n = len(v)
-    if n == 0:
-        return math.nan, math.nan, math.nan, 0
-    m = float(v.mean())
-    if n < 2:
-        return m, math.nan, math.nan, n
-    from scipy import stats
-
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * v.std(ddof=1) / math.sqrt(n))
-    return m, m - half, m + half, n
+def per_replicate(df: pd.DataFrame, axis: str, outcome: str, *, continuous: bool = False,
+                  bins: int = DEFAULT_BINS) -> pd.Series:
+    """`outcome` per (x, replicate): each replicate's runs at x averaged over the other axes."""
+    done = df[df["status"] == "done"]
+    if outcome not in done or done.empty:
+        return pd.Series(dtype=float, index=pd.MultiIndex.from_arrays([[], []], names=["x", "replicate"]))
+    g = group_axis(done, axis, continuous, bins)
+    return done[outcome].groupby([g.rename("x"), done["replicate"]], sort=True).mean()
 
 
 def axis_curve(df: pd.DataFrame, axis: str, outcome: str, *, continuous: bool = False, bins: int = DEFAULT_BINS,
-               confidence: float = DEFAULT_CONFIDENCE) -> pd.DataFrame:
-    """Mean of `outcome` at each value (or bin) of `axis` with a t-interval over replicates."""
+               confidence: float = DEFAULT_CONFIDENCE, posterior: bool = False) -> pd.DataFrame:
+    """Mean of `outcome` at each value (or bin) of `axis` with a t-interval over replicates, or
+    (`posterior`) the central `confidence` share of the runs over posterior draws and replicates."""
     done = df[df["status"] == "done"]
     if outcome not in done or done.empty:
         return pd.DataFrame(columns=["x", "mean", "lo", "hi", "n"])
-    g = group_axis(done, axis, continuous, bins)
-    per_rep = done[outcome].groupby([g.rename("x"), done["replicate"]], sort=True).mean()
+    per_rep = per_replicate(df, axis, outcome, continuous=continuous, bins=bins)
     rows = []
     for x, vals in per_rep.groupby(level="x", sort=True):
-        m, lo, hi, n = t_interval(vals.to_numpy(dtype=float), confidence)
+        m, lo, hi, n = band(vals.to_numpy(dtype=float), confidence, posterior)
         rows.append({"x": x, "mean": m, "lo": lo, "hi": hi, "n": n})
     out = pd.DataFrame(rows, columns=["x", "mean", "lo", "hi", "n"])
     if not _is_numeric(done[f"axis.{axis}"]):
@@ -115,12 +116,9 @@ def replicates_of(df: pd.DataFrame) -> int:
     return int(done.groupby("point")["replicate"].nunique().min()) if len(done) else 0
 
 
-def interval_words(df: pd.DataFrame, confidence: float) -> str:
+def interval_words(df: pd.DataFrame, confidence: float, posterior: bool = False) -> str:
     """What the bands span, or that there are none."""
-    n = replicates_of(df)
-    if n < 2:
-        return f"no interval: {n} replicate"
-    return f"{confidence:.0%} t-interval over {n} replicates"
+    return band_words(replicates_of(df), confidence, posterior)
 
 
 def runaway_threshold(curve: pd.DataFrame, elasticity: float = DEFAULT_ELASTICITY) -> dict | None:
@@ -166,12 +164,19 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
-    """Write the figure atomically (unique temporary name, then one rename)."""
+def _save(fig, path: Path, legend=None) -> Path:
+    """Write the figure atomically (unique temporary name, then one rename).  `legend`:
+    (handles, labels) drawn as one line under the panels."""
     from ..run import atomic_file
 
     plt = _pyplot()
-    fig.tight_layout()
+    if legend and legend[0]:
+        inch = 0.32 / fig.get_figheight()
+        fig.tight_layout(rect=(0, inch, 1, 1))
+        fig.legend(*legend, loc="lower center", ncol=len(legend[0]), fontsize=7.5, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
+    else:
+        fig.tight_layout()
     try:
         with atomic_file(path) as tmp:
             fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
@@ -242,16 +247,27 @@ def _mark_threshold(ax, thr: dict | None, capacity: float | None) -> None:
                 label=f"routine fills a team's day: {lo:,.0f}" + (f"–{hi:,.0f}" if hi != lo else ""))
 
 
+def _titles(ax, outcome: str, axis: str) -> None:
+    """Panel title (the outcome), y label with its unit (shares in %), x label with the axis's."""
+    entry = OUTCOMES.get(outcome) or SERIES.get(outcome)
+    ax.set_title(entry.label if entry is not None else outcome, fontsize=9)
+    ax.set_ylabel(entry.axis_label() if entry is not None else outcome, fontsize=7.5)
+    ax.set_xlabel(label(axis), fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
 def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: str = THRESHOLD_AXIS,
                runaway_outcomes=RUNAWAY_OUTCOMES, elasticity: float = DEFAULT_ELASTICITY,
                confidence: float = DEFAULT_CONFIDENCE, bins: int = DEFAULT_BINS) -> list[Path]:
     """Draw every figure of a sweep into DIR/plots/; return the files written."""
+    from . import sweep_figures as sf
+
     plt = _pyplot()
     directory = Path(directory)
     with Store.open(directory) as store:
         meta = store.meta()
         df = store.frame()
-        daily = _daily_by_point(store) if len(meta.get("axes", [])) == 1 else None
+        daily = sf.daily_by_point(store) if len(meta.get("axes", [])) == 1 else None
     if df.empty or not (df["status"] == "done").any():
         raise ExperimentError(f"{directory}: no finished runs to plot")
     if outcomes is KEY_OUTCOMES:     # the defaults: draw those the store has (older stores lack some)
@@ -268,11 +284,13 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
     remove_stale_temps(outdir)      # left by a plot that was killed
     axes = meta["axes"]
     continuous = meta.get("design") in ("lhs", "sobol")
+    post = is_posterior(meta)
     params = meta.get("definition", {}).get("base_parameters", {})
     capacity = routine_capacity(params) if not set(TEAM_KEYS) & set(axes) else None
     title = meta.get("name", directory.name)
+    words = interval_words(df, confidence, post)
     written: list[Path] = []
-    table, thresholds = [], []
+    table, thresholds, diffs = [], [], []
 
     for axis in axes:
         numeric = _is_numeric(df[f"axis.{axis}"])
@@ -281,27 +299,35 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
         rows = math.ceil(n / cols)
         fig, grid = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.1 * rows), squeeze=False)
         for ax, outcome in zip(grid.ravel(), outcomes):
-            curve = axis_curve(df, axis, outcome, continuous=continuous, bins=bins, confidence=confidence)
-            table += [{"axis": axis, "outcome": outcome, **r} for r in curve.to_dict("records")]
+            curve = axis_curve(df, axis, outcome, continuous=continuous, bins=bins, confidence=confidence, posterior=post)
+            table += [{"axis": axis, "outcome": outcome, **r, "band": words} for r in curve.to_dict("records")]
             if continuous and numeric:
                 pts = df[df["status"] == "done"].groupby("point").agg(x=(f"axis.{axis}", "first"), y=(outcome, "mean"))
-                ax.scatter(pts["x"], pts["y"] * _scale(outcome), s=6, color="0.6", alpha=0.6, lw=0)
-            _draw_curve(ax, curve, numeric, outcome=outcome)
+                ax.scatter(pts["x"], pts["y"] * _scale(outcome), s=6, color="0.6", alpha=0.6, lw=0,
+                           label="design point (mean of its runs)")
+            _draw_curve(ax, curve, numeric, outcome=outcome, name="mean")
             if axis == threshold_axis and outcome in runaway_outcomes and numeric:
-                thr = runaway_threshold(curve, elasticity)
+                # the runaway verdict is about the mean curve: t-intervals over replicates in either mode
+                thr = runaway_threshold(axis_curve(df, axis, outcome, continuous=continuous, bins=bins,
+                                                   confidence=confidence), elasticity)
                 _mark_threshold(ax, thr, capacity)
-                if thr is not None or capacity is not None:
-                    ax.legend(fontsize=6.5, loc="upper left")
             if numeric and _logx(curve["x"], axis):
                 _set_logx(ax)
-            ax.set_title(label(outcome), fontsize=9)
-            ax.set_xlabel(label(axis), fontsize=8)
-            ax.tick_params(labelsize=7)
+            _titles(ax, outcome, axis)
+        for ax in grid.ravel()[:n]:
+            extra = [(h, t) for h, t in zip(*ax.get_legend_handles_labels()) if not t.startswith(("mean", "design point"))]
+            if extra:
+                ax.legend(*zip(*extra), fontsize=6, loc="upper left")
         for ax in grid.ravel()[n:]:
             ax.set_visible(False)
         how = "binned means" if continuous else "means"
-        fig.suptitle(f"{title}: outcomes against {label(axis)} ({how}, {interval_words(df, confidence)})", fontsize=10)
-        written.append(_save(fig, outdir / f"curves_{_slug(axis)}.png"))
+        fig.suptitle(f"{title}: outcomes against {label(axis)} ({how}; band: {words})", fontsize=10)
+        written.append(_save(fig, outdir / f"curves_{_slug(axis)}.png", legend=_band_legend(grid.ravel()[0], words)))
+        if numeric or not continuous:
+            path, rows_ = sf.plot_paired(df, axis, outcomes, meta, continuous=continuous, bins=bins,
+                                         confidence=confidence, outdir=outdir, title=title)
+            written.append(path)
+            diffs += rows_
 
     if threshold_axis in axes and _is_numeric(df[f"axis.{threshold_axis}"]):
         path, thresholds = _plot_threshold(df, threshold_axis, runaway_outcomes, elasticity, confidence, continuous,
@@ -310,20 +336,35 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
 
     if meta.get("design") == "factorial":
         for a, b in combinations(axes, 2):
-            written.append(_plot_heatmaps(df, a, b, outcomes, outdir, title))
+            written.append(sf.plot_heatmaps(df, a, b, outcomes, outdir, title, post))
 
     if daily is not None:
-        written += _plot_daily(daily, axes[0], outdir, title)
+        written += sf.plot_daily(daily, axes[0], outdir, title, post, meta)
 
     _write_csv(outdir / "curves.csv", pd.DataFrame(table))
+    _write_csv(outdir / "paired.csv", pd.DataFrame(diffs))
     _write_csv(outdir / "thresholds.csv",
                pd.DataFrame(thresholds, columns=["axis", "outcome", "elasticity", "x_before", "x", "slope", "before", "after"]))
     _write_text(outdir / "criterion.json", json.dumps({
         "threshold_axis": threshold_axis, "elasticity": elasticity, "confidence": confidence, "bins": bins,
+        "bands": words, "posterior": meta.get("posterior"),
         "routine_capacity_residents_per_grid": list(capacity) if capacity else None,
-        "rule": "first segment (x0, x1] with log(y1/y0)/log(x1/x0) >= elasticity and lower bound at x1 above upper bound at x0"},
+        "rule": "first segment (x0, x1] with log(y1/y0)/log(x1/x0) >= elasticity and lower bound at x1 above upper "
+                "bound at x0 (t-intervals of the mean over replicates)"},
         indent=1) + "\n")
     return written
+
+
+def _band_legend(ax, words: str):
+    """The first panel's legend: its lines, and the band saying what it spans."""
+    from matplotlib.patches import Patch
+
+    pairs = [(h, t) for h, t in zip(*ax.get_legend_handles_labels()) if t.startswith(("mean", "design point"))]
+    handles, labels = [h for h, _ in pairs], [t for _, t in pairs]
+    if not words.startswith("no interval"):
+        handles.append(Patch(color="tab:blue", alpha=0.2, lw=0))
+        labels.append(words)
+    return handles, labels
 
 
 def _slug(key: str) -> str:
@@ -346,8 +387,7 @@ def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins
             found.append({"axis": axis, "outcome": outcome, "elasticity": elasticity, **thr})
         if _logx(curve["x"], axis):
             _set_logx(ax)
-        ax.set_title(label(outcome), fontsize=9)
-        ax.set_xlabel(label(axis), fontsize=8)
+        _titles(ax, outcome, axis)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="upper left")
     for ax in grid.ravel()[n:]:
@@ -357,66 +397,6 @@ def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins
                      "(non-overlapping intervals need at least 2)", fontsize=9.5)
     else:
         fig.suptitle(f"{title}: where the curve runs away — first step with log-log slope ≥ {elasticity:g} "
-                     f"and non-overlapping {confidence:.0%} intervals ({replicates_of(df)} replicates)", fontsize=9.5)
+                     f"and non-overlapping {confidence:.0%} intervals ({replicates_of(df)} replicates)\n"
+                     f"band: {band_words(replicates_of(df), confidence, False)} (of the mean curve)", fontsize=9.5)
     return _save(fig, outdir / f"threshold_{_slug(axis)}.png"), found
-
-
-def _plot_heatmaps(df, a, b, outcomes, outdir, title) -> Path:
-    plt = _pyplot()
-    done = df[df["status"] == "done"]
-    n = len(outcomes)
-    cols = 3
-    rows = math.ceil(n / cols)
-    fig, grid = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
-    for ax, outcome in zip(grid.ravel(), outcomes):
-        table = done.groupby([f"axis.{b}", f"axis.{a}"])[outcome].mean().unstack(f"axis.{a}") * _scale(outcome)
-        im = ax.imshow(table.to_numpy(float), origin="lower", aspect="auto", cmap="viridis")
-        ax.set_xticks(range(table.shape[1]), [f"{v:g}" if isinstance(v, int | float) else str(v) for v in table.columns],
-                      fontsize=7, rotation=30)
-        ax.set_yticks(range(table.shape[0]), [f"{v:g}" if isinstance(v, int | float) else str(v) for v in table.index],
-                      fontsize=7)
-        ax.set_xlabel(label(a), fontsize=8)
-        ax.set_ylabel(label(b), fontsize=8)
-        ax.set_title(label(outcome), fontsize=9)
-        fig.colorbar(im, ax=ax, shrink=0.85).ax.tick_params(labelsize=7)
-    for ax in grid.ravel()[n:]:
-        ax.set_visible(False)
-    fig.suptitle(f"{title}: mean over replicates (and other axes)", fontsize=10)
-    return _save(fig, outdir / f"heatmap_{_slug(a)}__{_slug(b)}.png")
-
-
-def _daily_by_point(store: Store) -> dict:
-    """Per design point: its axis value and the mean daily series over replicates (streamed)."""
-    acc: dict[int, dict] = {}
-    for row in store.rows(with_daily=True):
-        if row["status"] != "done" or not row["daily"]:
-            continue
-        a = acc.setdefault(row["point"], {"axes": row["axes"], "n": 0, "sum": {}})
-        a["n"] += 1
-        for k, v in row["daily"].items():
-            a["sum"][k] = a["sum"].get(k, 0) + v.astype(float)
-    return {p: {"axes": a["axes"], "mean": {k: v / a["n"] for k, v in a["sum"].items()}} for p, a in acc.items()}
-
-
-def _plot_daily(daily: dict, axis: str, outdir: Path, title: str) -> list[Path]:
-    plt = _pyplot()
-    keys = ["backlog_grid", "backlog_community", "disputes_open", "safety_share_safe"]
-    points = sorted(daily, key=lambda p: (str(type(daily[p]["axes"][axis])), daily[p]["axes"][axis]))
-    if not points:
-        return []
-    cmap = plt.get_cmap("viridis")
-    fig, grid = plt.subplots(2, 2, figsize=(11, 6.5), squeeze=False)
-    for ax, key in zip(grid.ravel(), keys):
-        for i, p in enumerate(points):
-            series = daily[p]["mean"].get(key)
-            if series is None:
-                continue
-            series = series * _scale(key)
-            v = daily[p]["axes"][axis]
-            ax.plot(np.arange(1, len(series) + 1), series, color=cmap(i / max(1, len(points) - 1)), lw=1,
-                    label=f"{v:g}" if isinstance(v, int | float) else str(v))
-        ax.set_title(SERIES[key].axis_label() if key in SERIES else label(key), fontsize=9)
-        ax.set_xlabel("day", fontsize=8)
-    grid[0, 0].legend(title=label(axis), fontsize=6.5, title_fontsize=7, ncol=2)
-    fig.suptitle(f"{title}: daily series, mean over replicates, one line per {label(axis)}", fontsize=10)
-    return [_save(fig, outdir / f"daily_{_slug(axis)}.png")]

@@ -24,12 +24,17 @@ def cmd_sweep(args) -> int:
 
         if importlib.util.find_spec("distributed") is None:
             raise ExperimentError("--dask: needs the dask extra (pip install -e '.[dask]'): dask.distributed is not installed")
-    exp = load_experiment(args.experiment, days=args.days, scale=args.scale)
+    exp = load_experiment(args.experiment, days=args.days, scale=args.scale, replicates=args.replicates)
+    if args.posterior is not None:       # replicate r of every point: posterior draw θ_r and seed r
+        from ..experiments.posterior import attach, load_posterior
+
+        attach(exp, load_posterior(args.posterior))
     out = args.out if args.out is not None else Path("out") / "sweeps" / exp.name   # as given: run_sweep checks it
     rep = run_sweep(exp, out, workers=args.workers, dask=args.dask, progress=not args.quiet,
                     retry_failed=args.retry_failed, replace=args.replace)
     ran = rep.done + rep.failed
-    print(f"{exp.name}: {rep.total} runs ({len(exp.points)} points × {exp.spec.replicates} replicates); "
+    drawn = f", parameters drawn from {args.posterior}" if args.posterior is not None else ""
+    print(f"{exp.name}: {rep.total} runs ({len(exp.points)} points × {exp.spec.replicates} replicates{drawn}); "
           f"{ran} run now in {rep.seconds:.1f} s, {rep.skipped} already stored, {rep.failed} failed → {out}/")
     if rep.failed:
         print(f"gridsim: warning: {rep.failed} runs failed (stored with their error); first: {rep.first_error}",
@@ -53,6 +58,8 @@ def _read_store(directory, read):
 def cmd_export(args) -> int:
     from ..run import atomic_file, check_out_path
 
+    if args.daily:
+        return _export_daily(args)
     output = Path(args.output) if args.output is not None else Path(args.dir) / f"runs.{args.format}"
 
     def read(store):      # the store is opened (and a bad one refused) before --output is checked
@@ -68,6 +75,52 @@ def cmd_export(args) -> int:
             df.to_parquet(tmp, index=False)
     print(f"{len(df)} runs ({(df['status'] == 'done').sum() if len(df) else 0} done) → {output}")
     return 0
+
+
+def _export_daily(args) -> int:
+    """`export --daily`: the stored daily series in long form (`store.daily_long`), written a
+    batch of runs at a time into one temporary file, renamed into place when complete."""
+    from ..experiments.store import daily_long
+    from ..run import atomic_file, check_out_path
+
+    output = Path(args.output) if args.output is not None else Path(args.dir) / f"daily.{args.format}"
+
+    def write(store):
+        check_out_path(output, "--output", kind="file")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        rows = runs = 0
+        with atomic_file(output) as tmp:
+            parquet = None           # pyarrow's ParquetWriter, opened with the first batch's schema
+            try:
+                for frame in daily_long(store):
+                    if args.format == "csv":
+                        frame.to_csv(tmp, mode="a", header=rows == 0, index=False)
+                    else:
+                        import pyarrow as pa
+                        import pyarrow.parquet as pq
+
+                        table = pa.Table.from_pandas(frame, preserve_index=False)
+                        parquet = parquet or pq.ParquetWriter(tmp, table.schema)
+                        parquet.write_table(table.cast(parquet.schema))
+                    rows, runs = rows + len(frame), runs + frame["run_id"].nunique()
+                if rows == 0:                # no run with series: an empty table with the columns
+                    empty = _empty_daily(store)
+                    empty.to_csv(tmp, index=False) if args.format == "csv" else empty.to_parquet(tmp, index=False)
+            finally:
+                if parquet is not None:
+                    parquet.close()
+        return rows, runs
+
+    rows, runs = _read_store(args.dir, write)
+    print(f"{rows:,} rows (daily series of {runs} runs, long form) → {output}")
+    return 0
+
+
+def _empty_daily(store):
+    import pandas as pd
+
+    axes = [f"axis.{k}" for k in store.meta().get("axes", [])]
+    return pd.DataFrame(columns=["run_id", "point", "replicate", "seed", *axes, "day", "series", "value"])
 
 
 def cmd_plot(args) -> int:
@@ -98,22 +151,32 @@ def add_commands(sub) -> None:
 
     s = sub.add_parser("sweep", help="run an experiment (factorial, lhs or sobol design) into a resumable store")
     s.add_argument("experiment", help="experiment YAML, e.g. experiments/grid_size.yaml")
-    s.add_argument("--out", help="sweep directory (default out/sweeps/<experiment name>)")
+    s.add_argument("--out", help="sweep directory (default out/sweeps/<experiment file stem>, e.g. out/sweeps/grid_size "
+                                 "for experiments/grid_size.yaml)")
     s.add_argument("--workers", type=int, help="worker processes (default: the number of CPUs)")
     s.add_argument("--days", type=int, help="days per run (replaces the experiment's)")
     s.add_argument("--scale", type=float, help="fraction of the town to simulate (replaces the experiment's)")
+    s.add_argument("--replicates", type=int, metavar="N",
+                   help="runs per design point (replaces the experiment's; a store of another count is another experiment)")
     s.add_argument("--dask", metavar="ADDRESS|local", help="run on Dask: 'local' starts a LocalCluster, "
                                                             "tcp://host:8786 connects to a running scheduler")
+    s.add_argument("--posterior", metavar="DIR",
+                   help="a calibration's posterior (DIR/posterior.parquet, DIR/calibration.json): replicate r of every "
+                        "design point runs with posterior draw r and seed r")
     s.add_argument("--retry-failed", action="store_true", help="run failed runs again when resuming")
     s.add_argument("--replace", action="store_true",
                    help="if DIR holds another experiment or runs of other model code, move it to DIR.prev and start afresh")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true",
+                   help="no progress (otherwise a bar on a terminal, a line per run or per few runs in a log)")
     s.set_defaults(func=cmd_sweep)
 
     e = sub.add_parser("export", help="one row per run of a sweep as CSV or Parquet")
     e.add_argument("dir", help="sweep directory")
     e.add_argument("--format", choices=EXPORT_FORMATS, default="csv")
-    e.add_argument("--output", help="file to write (default DIR/runs.<format>)")
+    e.add_argument("--daily", action="store_true",
+                   help="the runs' daily series in long form instead: run_id, point, replicate, seed, axis.<key>, day "
+                        "(date with a calendar), series, value")
+    e.add_argument("--output", help="file to write (default DIR/runs.<format>, with --daily DIR/daily.<format>)")
     e.set_defaults(func=cmd_export)
 
     p = sub.add_parser("plot", help="outcome curves, heatmaps and the grid-size threshold of a sweep → DIR/plots/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -48,10 +49,19 @@ def cmd_run(args) -> int:
     check_memory(memory_estimate(scenario, outputs=True),
                  f"{args.scenario}: the run ({scenario.residents:,} residents × {scenario.total_days:,} days)",
                  "lower --scale or --days")
+    from ..warmup import describe, is_default
+
+    default = is_default(scenario)
+    if default:      # warm by default, and said so (to stderr: the table on stdout stays the results)
+        print(f"gridsim: note: {args.scenario} sets no warmup_days: simulating the default {scenario.warmup_days}-day "
+              "warm-up before the observed period", file=sys.stderr)
     summary = run_scenario(scenario, out, seed=args.seed, progress=not args.quiet)
     print(outcome_table(summary))
+    if (drifting := describe(summary["warmup"])) is not None:
+        print(f"gridsim: warning: {drifting}", file=sys.stderr)
     wall = time.perf_counter() - t0
-    print(f"{scenario.name}: {summary['days']} days observed after a {scenario.warmup_days}-day warm-up, seed "
+    print(f"{scenario.name}: {summary['days']} days observed after a {scenario.warmup_days}-day"
+          f"{' (default)' if default else ''} warm-up{' (drift flagged)' if summary['warmup']['flag'] else ''}, seed "
           f"{summary['seed']}: {wall:.1f} s wall ({summary['wall_seconds']:.1f} s building and running the model, "
           f"the rest writing outputs and plots) → {out}/")
     return 0

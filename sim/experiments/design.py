@@ -97,6 +97,7 @@ class Run:
     axes: dict[str, Any]
     seed: int
     overrides: dict[str, Any]
+    draw: dict[str, Any] | None = None     # with --posterior: {"index": posterior row, "values": θ drawn}
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Experiment:
     base: Scenario                    # the scenario file with `set` (and days/scale) applied
     points: list[dict[str, Any]]      # axis key → value, one mapping per design point
     notes: list[str]
+    draws: Any = None                 # with --posterior: `posterior.SweepDraws` (replicate r ↦ θ_r)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -138,11 +140,16 @@ class Experiment:
     def runs(self) -> Iterator[Run]:
         """Every run, replicate-major (all points of replicate 0 first, so a partial sweep covers the design)."""
         common = self.common_overrides()
+        crn = self.spec.common_random_numbers
         for r in range(self.spec.replicates):
             for p, values in enumerate(self.points):
+                draw, theta = None, {}
+                if self.draws is not None:    # θ_r: the same draw at every point (and axes/`set` win)
+                    index, drawn, theta = self.draws.draw(r if crn else p * self.spec.replicates + r)
+                    draw = {"index": index, "values": drawn}
                 yield Run(run_id=run_id(p, r), point=p, replicate=r, axes=dict(values),
-                          seed=run_seed(self.spec.seed, p, r, self.spec.common_random_numbers),
-                          overrides={**common, **values})
+                          seed=run_seed(self.spec.seed, p, r, crn),
+                          overrides={**common, **theta, **values}, draw=draw)
 
     # ------------------------------------------------------------------ identity
     def definition(self) -> dict[str, Any]:
@@ -151,7 +158,10 @@ class Experiment:
         Not the file's name or where the scenario lives: a renamed copy is the same experiment,
         an edited scenario file is not (its parameters are here)."""
         spec = self.spec.model_dump(mode="json", exclude={"scenario", "description"})
-        return {"spec": spec, "points": _plain(self.points), "base_parameters": _plain(self.base.flat())}
+        out = {"spec": spec, "points": _plain(self.points), "base_parameters": _plain(self.base.flat())}
+        if self.draws is not None:        # --posterior: its file's sha256, parameters and draw seed
+            out["posterior"] = self.draws.posterior.identity()
+        return out
 
     def digest(self) -> str:
         blob = json.dumps(self.definition(), sort_keys=True, ensure_ascii=False, default=str)
@@ -327,10 +337,11 @@ def _check_design_size(origin: str, spec: ExperimentFile) -> None:
 
 
 def load_experiment(path: str | Path, days: int | None = None, scale: float | None = None,
-                    note=None) -> Experiment:
+                    note=None, replicates: int | None = None) -> Experiment:
     """Read, validate and expand an experiment file.
 
-    `days` and `scale` (the command line's) take the place of the file's.  `note(text)` is
+    `days`, `scale` and `replicates` (the command line's) take the place of the file's; being
+    part of the spec, they are part of the experiment's identity (`definition`).  `note(text)` is
     told of adjustments (Sobol sample counts rounded up); default: print to stderr.
     """
     path = Path(path)
@@ -344,6 +355,10 @@ def load_experiment(path: str | Path, days: int | None = None, scale: float | No
         spec = spec.model_copy(update={"days": days})
     if scale is not None:
         spec = spec.model_copy(update={"scale": scale})
+    if replicates is not None:
+        if not 1 <= replicates <= 10_000:
+            raise ExperimentError(f"--replicates {replicates}: must be between 1 and 10000")
+        spec = spec.model_copy(update={"replicates": replicates})
     if spec.days is not None and not 1 <= spec.days <= 36500:
         raise ExperimentError(f"--days {spec.days}: must be between 1 and 36500")
     if spec.scale is not None and not 0 < spec.scale <= 1:

@@ -264,3 +264,15 @@ class Runner:
         self.runs += len(results)
         self.run_seconds += sum(r.get("_seconds", 0.0) for r in results)
         return results
+
+    def map_function(self, fn: Callable[[Any], Any], args: Sequence[Any]) -> list[Any]:
+        """`[fn(a) for a in args]`, in order, on the same backend as `map` (for callers whose unit
+        of work is not one `RunSpec`, e.g. an ABC particle running several replicates).  `fn`
+        must be picklable (a module-level function or a `functools.partial` of one)."""
+        args = list(args)
+        if (self.workers == 1 and not self.dask) or len(args) <= 1:
+            return [fn(a) for a in args]
+        if self._pool is None:
+            self._pool = backend(self.workers, self.dask)
+        futs = [self._pool.submit(fn, a) for a in args]
+        return [f.result() for f in futs]

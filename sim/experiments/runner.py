@@ -16,7 +16,7 @@ traceback, and the sweep goes on.
 from __future__ import annotations
 
 import fcntl
-import sys
+import math
 from concurrent.futures import CancelledError
 import time
 import traceback
@@ -33,6 +33,8 @@ from .store import DAILY_COLUMNS, Store, StoreMismatch, now, outcomes_json, pack
 WINDOW_PER_WORKER = 2
 #: times a run whose worker died is submitted again (on Dask, after the scheduler's own retries)
 RESUBMITS = 2
+#: most progress lines a sweep writes into a log (a line per run up to this many runs)
+PROGRESS_LINES = 50
 
 
 # --------------------------------------------------------------------------- one run (in a worker)
@@ -258,7 +260,7 @@ def _drive(experiment, store, keep, report, backend, progress) -> None:
     Dask gave up on it after its own retries) it is submitted again, up to `RESUBMITS`
     times; otherwise the sweep stops, keeping what is stored, and resumes when run again.
     A run that fails inside the model returns normally (status `failed`) and is stored."""
-    from tqdm import tqdm
+    from ..progress import Progress
 
     scenario_data = experiment.base_file_data
     lost_worker = getattr(backend, "lost_worker", lambda exc: False)
@@ -266,8 +268,10 @@ def _drive(experiment, store, keep, report, backend, progress) -> None:
     check = (DAILY_COLUMNS, code_digest(model_code())) if getattr(backend, "remote", False) else ()
     pending: dict[Any, Run] = {}
     resubmits: dict[str, int] = {}
-    bar = tqdm(total=report.total, initial=report.skipped, unit="run", desc=experiment.name, dynamic_ncols=True,
-               file=sys.stderr, disable=None if progress else True)   # None: shown on a terminal only
+    # the one progress policy (sim/progress.py): a bar on a terminal, in a log a line per run
+    # (per few runs when there are many: about 50 lines), nothing with --quiet
+    bar = Progress(report.total, experiment.name, "run", quiet=not progress, initial=report.skipped, eta=True,
+                   every=math.ceil((report.total - report.skipped) / PROGRESS_LINES))
 
     def submit(run: Run) -> None:
         pending[backend.submit(sweep_run, scenario_data, run.overrides, run.seed, *check)] = run
@@ -289,8 +293,7 @@ def _drive(experiment, store, keep, report, backend, progress) -> None:
                 if lost_worker(exc) and resubmits.get(run.run_id, 0) < RESUBMITS:
                     resubmits[run.run_id] = resubmits.get(run.run_id, 0) + 1
                     report.resubmitted += 1
-                    bar.write(f"gridsim: warning: {run.run_id}: its worker died ({why}); submitted again",
-                              file=sys.stderr)
+                    bar.write(f"gridsim: warning: {run.run_id}: its worker died ({why}); submitted again")
                     submit(run)
                     continue
                 died = (f"the workers running it died {resubmits[run.run_id] + 1} times" if run.run_id in resubmits
@@ -303,9 +306,9 @@ def _drive(experiment, store, keep, report, backend, progress) -> None:
             else:
                 report.failed += 1
                 report.first_error = report.first_error or f"{run.run_id}: {result['error'].splitlines()[0]}"
-            bar.update(1)
             if report.failed:
-                bar.set_postfix(failed=report.failed, refresh=False)
+                bar.note(f"{report.failed} failed")
+            bar.update(1)
 
     try:
         for run in experiment.runs():

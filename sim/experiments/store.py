@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS runs (
     versions     TEXT,
     started      TEXT,
     finished     TEXT,
-    daily        BLOB
+    daily        BLOB,
+    draw         TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_point ON runs (point, replicate);
 """
@@ -102,7 +103,12 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")                  # durable against a killed process
             self.db.executescript(SCHEMA)
+            if "draw" not in self._columns():        # a store made before --posterior existed
+                self.db.execute("ALTER TABLE runs ADD COLUMN draw TEXT")
         self.db.execute("PRAGMA busy_timeout=10000")
+
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
 
     @classmethod
     def open(cls, directory: str | Path) -> "Store":
@@ -146,6 +152,8 @@ class Store:
                 "experiment_file": str(experiment.path), "scenario_file": str(experiment.scenario_path),
                 "axes": experiment.axes, "design": experiment.spec.design, "replicates": experiment.spec.replicates,
                 "points": len(experiment.points), "created": now()}
+        if getattr(experiment, "draws", None) is not None:     # --posterior: where the draws came from
+            rows["posterior"] = experiment.draws.meta()
         with self.transaction():
             self.db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
                                 [(k, json.dumps(v, ensure_ascii=False)) for k, v in rows.items()])
@@ -168,10 +176,11 @@ class Store:
         with self.transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO runs (run_id, point, replicate, axes, seed, overrides, status, outcomes, error, "
-                "wall_seconds, versions, started, finished, daily) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "wall_seconds, versions, started, finished, daily, draw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run.run_id, run.point, run.replicate, json.dumps(run.axes), run.seed, json.dumps(run.overrides),
                  result["status"], result.get("outcomes"), result.get("error"), result.get("wall_seconds"),
-                 json.dumps(result.get("versions")), result.get("started"), result.get("finished"), result.get("daily")))
+                 json.dumps(result.get("versions")), result.get("started"), result.get("finished"), result.get("daily"),
+                 json.dumps(getattr(run, "draw", None)) if getattr(run, "draw", None) is not None else None))
 
     def count(self, status: str | None = None) -> int:
         if status is None:
@@ -182,10 +191,11 @@ class Store:
         """Every stored run in design order, decoded, one at a time."""
         cols = ["run_id", "point", "replicate", "axes", "seed", "overrides", "status", "outcomes", "error",
                 "wall_seconds", "versions", "started", "finished"] + (["daily"] if with_daily else [])
+        cols += ["draw"] if "draw" in self._columns() else []       # older stores have no draws
         cur = self.db.execute(f"SELECT {', '.join(cols)} FROM runs ORDER BY point, replicate")
         for values in cur:
-            row = dict(zip(cols, values))
-            for k in ("axes", "overrides", "versions"):
+            row = {"draw": None, **dict(zip(cols, values))}
+            for k in ("axes", "overrides", "versions", "draw"):
                 row[k] = json.loads(row[k]) if row[k] else None
             row["outcomes"] = json.loads(row["outcomes"]) if row["outcomes"] else {}
             if with_daily:
@@ -196,10 +206,14 @@ class Store:
     def frame(self):
         """One row per stored run: design point, replicate, seed, status, axis values
         (`axis.<key>`), every numeric outcome, then error, wall seconds, overrides (JSON),
-        started and finished.  Outcomes a run lacks (a failed run) are NaN."""
+        started and finished.  Outcomes a run lacks (a failed run) are NaN.  A sweep with
+        `--posterior` adds, after the axes, `draw` (the posterior row the run's parameters came
+        from) and `draw.<key>` (the drawn value of each posterior parameter)."""
         import pandas as pd
 
-        axes = self.meta().get("axes", [])
+        meta = self.meta()
+        axes = meta.get("axes", [])
+        drawn = (meta.get("posterior") or {}).get("parameters", [])
         records, outcome_keys = [], {}
         for row in self.rows():
             rec = {"run_id": row["run_id"], "point": row["point"], "replicate": row["replicate"], "seed": row["seed"],
@@ -207,6 +221,10 @@ class Store:
             for k in axes:
                 v = (row["axes"] or {}).get(k)
                 rec[f"axis.{k}"] = v if isinstance(v, int | float | str | bool) or v is None else json.dumps(v)
+            if drawn:
+                draw = row["draw"] or {}
+                rec["draw"] = draw.get("index")
+                rec.update({f"draw.{k}": (draw.get("values") or {}).get(k) for k in drawn})
             for k, v in _outcome_items(row["outcomes"]):
                 if v is None or (isinstance(v, int | float) and not isinstance(v, bool)):
                     outcome_keys.setdefault(k, None)
@@ -216,6 +234,7 @@ class Store:
                         "finished": row["finished"]})
             records.append(rec)
         head = ["run_id", "point", "replicate", "seed", "status"] + [f"axis.{k}" for k in axes]
+        head += ["draw", *(f"draw.{k}" for k in drawn)] if drawn else []
         tail = ["error", "wall_seconds", "overrides", "started", "finished"]
         df = pd.DataFrame.from_records(records, columns=head + list(outcome_keys) + tail)
         for k in outcome_keys:
@@ -288,6 +307,12 @@ def _changes(old: dict, new: dict) -> str:
             diff.append(k)
     if not diff and old.get("points") != new.get("points"):
         diff.append("design points")
+    if old.get("posterior") != new.get("posterior"):
+        was, now_ = old.get("posterior"), new.get("posterior")
+        diff.append("the posterior (" + ("none before" if was is None else "none now" if now_ is None
+                                          else f"posterior.parquet sha256 {str(was.get('sha256'))[:12]}… → "
+                                               f"{str(now_.get('sha256'))[:12]}…" if was.get("sha256") != now_.get("sha256")
+                                          else "its parameters or draw seed") + ")")
     if old.get("base_parameters") != new.get("base_parameters"):
         changed = [k for k in new.get("base_parameters", {})
                    if old.get("base_parameters", {}).get(k) != new["base_parameters"].get(k)]
@@ -299,3 +324,48 @@ def outcomes_json(summary: dict[str, Any]) -> str:
     """A run's summary without what is not an outcome, as compact deterministic JSON."""
     return json.dumps({k: v for k, v in summary.items() if k not in NOT_OUTCOMES}, ensure_ascii=False,
                       separators=(",", ":"))
+
+
+def daily_long(store: Store, runs_per_batch: int = 100) -> Iterator[Any]:
+    """A sweep's stored daily series in long form, `runs_per_batch` runs per DataFrame (so an
+    export's memory does not grow with the sweep): one row per run, day and series, with
+    columns `run_id`, `point`, `replicate`, `seed`, `axis.<key>` (numbers as float, anything
+    else as text), `day` (1 = first observed day), `date` (YYYY-MM-DD; runs with a calendar
+    only), `series` and `value` (float32, as stored).  Runs without series (failed) are left out."""
+    import pandas as pd
+
+    meta = store.meta()
+    axes = meta.get("axes", [])
+    base = (meta.get("definition") or {}).get("base_parameters", {})
+    numeric = {k: _numeric_axis((meta.get("definition") or {}).get("points", []), k) for k in axes}
+    batch: list[pd.DataFrame] = []
+    for row in store.rows(with_daily=True):
+        daily = row["daily"]
+        if not daily:
+            continue
+        names = list(daily)
+        n = len(daily[names[0]])
+        part = {"run_id": row["run_id"], "point": row["point"], "replicate": row["replicate"], "seed": row["seed"]}
+        for k in axes:
+            v = (row["axes"] or {}).get(k)
+            part[f"axis.{k}"] = (float(v) if v is not None else np.nan) if numeric[k] else (
+                v if isinstance(v, str) else json.dumps(v))
+        frame = pd.DataFrame({**{k: [v] * (n * len(names)) for k, v in part.items()},
+                              "day": np.tile(np.arange(1, n + 1, dtype=np.int32), len(names))})
+        start = (row["overrides"] or {}).get("start_date", base.get("start_date"))
+        if start:
+            frame["date"] = (pd.Timestamp(str(start)) + pd.to_timedelta(frame["day"] - 1, unit="D")).dt.strftime("%Y-%m-%d")
+        frame["series"] = np.repeat(np.array(names, dtype=object), n)
+        frame["value"] = np.concatenate([np.asarray(daily[c], dtype=np.float32) for c in names])
+        batch.append(frame)
+        if len(batch) >= runs_per_batch:
+            yield pd.concat(batch, ignore_index=True)
+            batch = []
+    if batch:
+        yield pd.concat(batch, ignore_index=True)
+
+
+def _numeric_axis(points: list[dict[str, Any]], key: str) -> bool:
+    """Whether every design point's value of an axis is a number (then exported as float)."""
+    values = [p.get(key) for p in points]
+    return bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)

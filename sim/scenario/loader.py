@@ -29,11 +29,16 @@ from .params import all_keys, bounds, leaves, suggest
 from .schema import DEFAULT_SCENARIO, SEVERITIES, Scenario, ScenarioError
 from .yamlsafe import MAX_DEPTH, load_yaml_text, name_of as _name, read_yaml_mapping, shown
 
-__all__ = ["MAX_EXTENDS", "check_keys", "load_scenario", "load_yaml_text", "parse_set", "read_raw",
+__all__ = ["DEFAULT_WARMUP_DAYS", "DEFAULT_WARMUP_SOURCE", "MAX_EXTENDS", "check_keys", "load_scenario", "load_yaml_text", "parse_set", "read_raw",
            "read_yaml_mapping", "shown", "validate"]
 
 #: longest chain of `extends:` files
 MAX_EXTENDS = 16
+#: the warm-up of a scenario file that sets no `warmup_days` (a cold start drifts for months)
+DEFAULT_WARMUP_DAYS = 365
+#: its source in the scenario's `sources`, which is how a run knows the warm-up was defaulted
+DEFAULT_WARMUP_SOURCE = ("gridsim default warm-up: the file sets no warmup_days, so a year is simulated before the "
+                         "observed period (felt safety relaxes over about 170 days)")
 
 
 def _error(origin: str, msg: str, key: str | None = None) -> ScenarioError:
@@ -265,11 +270,16 @@ def _owner(chain: list[tuple[Path, dict]], key: str | None) -> Path | None:
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
     """Read and validate a scenario YAML (default: scenarios/default.yaml).
 
-    An error in a value inherited through `extends:` names the parent file that set it."""
+    An error in a value inherited through `extends:` names the parent file that set it.  A
+    file (with its parents) that sets no `warmup_days` gets `DEFAULT_WARMUP_DAYS`, its source
+    `DEFAULT_WARMUP_SOURCE`: a run that starts cold drifts for months (issue 14)."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
     chain = _read_chain(path)
+    merged = _merge_chain(chain)
+    if not any(_writes(raw, "warmup_days") for _, raw in chain):     # warm by default
+        merged["warmup_days"] = {"value": DEFAULT_WARMUP_DAYS, "source": DEFAULT_WARMUP_SOURCE}
     try:
-        scenario = validate(_merge_chain(chain), str(path))
+        scenario = validate(merged, str(path))
     except ScenarioError as exc:
         inherited = _inherited_change_error(chain, path, exc) if len(chain) > 1 else None
         if inherited is not None:

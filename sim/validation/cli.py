@@ -17,7 +17,7 @@ from ..scenario import ROOT, ScenarioError
 from .report import report_markdown, write_report
 from .report_format import pct
 from .settings import PRESETS
-from .suite import check_out_dir, run_validation
+from .suite import SECTIONS, check_out_dir, run_validation
 
 DOCS = ROOT / "docs"
 DOCS_PAGE, DOCS_DIR = DOCS / "VALIDATION.md", DOCS / "validation"
@@ -64,6 +64,18 @@ def check_memory(settings, workers: int | None) -> None:
           f"{settings.district_scale if name == 'default' else settings.scale:g})", "use --quick or fewer --workers")
 
 
+def parse_sections(text: str | None) -> tuple[str, ...]:
+    """`--sections guigang,levels` → the sections in report order (one-line refusal of an unknown name)."""
+    if text is None:
+        return SECTIONS
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in SECTIONS]
+    if not names or bad:
+        raise ScenarioError(f"--sections {text!r}: {'unknown ' + ', '.join(map(repr, bad)) if bad else 'empty'}; "
+                            f"choose from {', '.join(SECTIONS)}")
+    return tuple(n for n in SECTIONS if n in names)
+
+
 def cmd_validate(args) -> int:
     if args.replot:
         src = Path(args.replot)
@@ -89,7 +101,7 @@ def cmd_validate(args) -> int:
     check_out_dir(out)
     check_memory(settings, args.workers)
     say = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
-    res = run_validation(out, settings, workers=args.workers, say=say)
+    res = run_validation(out, settings, workers=args.workers, say=say, sections=parse_sections(args.sections))
     print(f"validation ({settings.name}): {res['runs']:,} runs, {res['wall_minutes']:.1f} min → {out}/REPORT.md")
     g = res.get("guigang")
     if g:
@@ -114,5 +126,8 @@ def add_commands(sub) -> None:
                    help="also publish: REPORT.md → docs/VALIDATION.md, figures and data → docs/validation/")
     v.add_argument("--workers", type=int, default=None, help="processes (default 2, or 1 on a single core)")
     v.add_argument("--replot", metavar="DIR", help="only redraw REPORT.md and the figures from DIR/validation.json")
+    v.add_argument("--sections", metavar="S,S", default=None,
+                   help=f"run only these sections ({', '.join(SECTIONS)}); the others are kept from the validation "
+                        "already in --out, each marked with when and with which model code it was computed")
     v.add_argument("--quiet", action="store_true", help="no progress lines")
     v.set_defaults(func=cmd_validate)

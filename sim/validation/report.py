@@ -189,9 +189,16 @@ def report_markdown(res: dict, figure_dir: str = "") -> str:
     if "queueing" in res or "levers" in res:
         mechanism_section(res, w, figure_dir)
     w("## Runtime\n")
-    w("| section | wall (s) | runs | run-seconds |\n|---|---|---|---|")
+    stamps = res.get("section_stamps", {})
+    codes = {st.get("model_code") for st in stamps.values()}
+    if len(codes) > 1:
+        w("The sections were computed at different times (`gridsim validate --sections`); each row says when and "
+          "with which model code (the first 12 hex digits of the sha256 `gridsim sweep` stores).\n")
+    w("| section | wall (s) | runs | run-seconds | computed | model code |\n|---|---|---|---|---|---|")
     for k, v in res.get("timings", {}).items():
-        w(f"| {k} | {v['seconds']:.0f} | {v['runs']} | {v['run_seconds']:.0f} |")
+        st = stamps.get(k, {})
+        code = (st.get("model_code") or "unknown")[:12]
+        w(f"| {k} | {v['seconds']:.0f} | {v['runs']} | {v['run_seconds']:.0f} | {st.get('generated') or res.get('generated', '')} | {code} |")
     w("")
     return "\n".join(lines) + "\n"
 

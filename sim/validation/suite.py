@@ -9,6 +9,7 @@ renamed into place at the end, so an interrupted run leaves the previous one who
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..experiments.pool import Runner
+from ..experiments.runner import code_digest
 from ..scenario import ROOT, load_scenario
 from .cities import city_checks
 from .figures import Figures, load_figures
@@ -81,16 +83,55 @@ def run_validation(out: str | Path, settings: Settings, workers: int | None = No
     t0 = time.perf_counter()
     out = Path(out)
     check_out_dir(out)
+    kept = kept_sections(out, settings, sections)
     with atomic_directory(out, keep_previous=False) as tmp:
+        if kept:
+            for f in out.iterdir():           # the kept sections' files (overlays) come along
+                if f.is_file() and f.name not in ("validation.json", "REPORT.md") and not f.name.endswith(".png"):
+                    shutil.copy2(f, tmp / f.name)
         with Runner(workers) as runner:
+            stamp = {"generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "model_code": code_digest()}
             results = {"settings": asdict(settings), "versions": versions(), "confidence": CONFIDENCE,
-                       "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "workers": runner.workers,
+                       "generated": stamp["generated"], "workers": runner.workers,
                        "figures": figures.to_list(), "figures_file": figures.origin}
             results.update(run_checks(settings, runner, figures, out=tmp, sections=sections, say=say))
             results["runs"], results["run_seconds"] = runner.runs, runner.run_seconds
+        results["section_stamps"] = {name: stamp for name in sections}
+        if kept:
+            merge_kept(results, kept)
         results["wall_seconds"] = time.perf_counter() - t0
         results["wall_minutes"] = results["wall_seconds"] / 60.0
         results = _jsonable(results)
         (tmp / "validation.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         write_report(results, tmp)
     return results
+
+
+def kept_sections(out: Path, settings: Settings, sections: tuple[str, ...]) -> dict:
+    """With only some sections chosen, the other sections of the validation already in `out`
+    (same settings) are kept, each with the date and model code it was computed with: a
+    section that takes minutes is re-run without re-running the half hour of Sobol runs."""
+    if set(sections) == set(SECTIONS) or not (out / "validation.json").is_file():
+        return {}
+    prev = json.loads((out / "validation.json").read_text(encoding="utf-8"))
+    if prev.get("settings", {}).get("name") != settings.name:
+        from ..scenario import ScenarioError
+
+        raise ScenarioError(f"--sections: {out}/validation.json was made with the {prev.get('settings', {}).get('name')!r} "
+                            f"settings, not {settings.name!r}; run every section or use another --out")
+    return prev
+
+
+def merge_kept(results: dict, prev: dict) -> None:
+    """Sections not re-run, copied from `prev` with their own stamps (an older file: its date, code unknown)."""
+    old_stamp = {"generated": prev.get("generated"), "model_code": None}
+    for name in SECTIONS:
+        if name in results or name not in prev:
+            continue
+        results[name] = prev[name]
+        results["timings"][name] = prev.get("timings", {}).get(name, {"seconds": 0.0, "runs": 0, "run_seconds": 0.0})
+        results["section_stamps"][name] = prev.get("section_stamps", {}).get(name, old_stamp)
+    results["timings"] = {n: results["timings"][n] for n in SECTIONS if n in results["timings"]}
+    results["runs"] = sum(t.get("runs", 0) for t in results["timings"].values())
+    results["run_seconds"] = sum(t.get("run_seconds", 0.0) for t in results["timings"].values())
+    results["section_stamps"] = {n: results["section_stamps"][n] for n in SECTIONS if n in results["section_stamps"]}

@@ -1,0 +1,326 @@
+"""ABC-SMC calibration with pyabc: a posterior over assumed parameters, resumable, reproducible.
+
+Why this design (docs/CALIBRATION.md has the long form):
+
+- **Deterministic simulator by common random numbers.**  Every particle runs the same R
+  replicate seeds (`sim.execute.replicate_seeds(seed, R)`) and is summarised by the replicate
+  means, so θ ↦ y(θ) is a function and all randomness of the fit is pyabc's.
+- **Exact ABC under a stated error model** (Wilkinson 2013): pyabc's `StochasticAcceptor`
+  with a kernel that *is* the likelihood of the reported figures given y(θ) — a normal with
+  variance observation + model discrepancy, or for a band (the truth anywhere in [lo, hi]) a
+  uniform convolved with the discrepancy normal.  Temperatures fall geometrically from T₀ to 1
+  (`ListTemperature`); T₀ makes a pilot of prior draws accept at the `acceptance` rate.  The
+  last generation, at T = 1, samples the posterior under that error model.
+- **Reproducible and resumable.**  `OrderedSampler` draws one seed per particle slot from
+  (seed, generation, slot) — not from a global state — and maps the slots, in order, over the
+  project's one executor (`Runner.map_function`: local processes or Dask), so the posterior
+  is the same for any number of workers.  pyabc writes each finished generation to SQLite in
+  `DIR/abc.db`; the pilot's temperatures are in `DIR/state.json`; nothing else carries state
+  across generations (the acceptor's normalisation comes from the kernel, the transition is
+  fitted to the stored population), so a run killed at any point resumes, from its last
+  finished generation, to the same posterior as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..execute import replicate_seeds
+from ..experiments.pool import Runner, RunSpec, run_spec
+from ..scenario import ScenarioError
+from .targets import Target, Targets, period_overrides
+
+#: SeedSequence spawn keys of the fit's streams (never shared with the replicate seeds' keys)
+PILOT_STREAM, SLOT_STREAM = 7_001, 7_002
+LOG_FLOOR = -1e12                         # log density of a run that gave no number
+
+
+class CalibrationMismatch(ScenarioError):
+    """The results directory holds a calibration of other targets, settings or model code."""
+
+
+# --------------------------------------------------------------------------- the error model
+def _log_norm_cdf_diff(a: float, b: float) -> float:
+    from scipy.special import log_ndtr
+
+    # log(Φ(b) − Φ(a)) for a < b, stable in either tail
+    if a > 0:
+        a, b = -b, -a
+    lb, la = float(log_ndtr(b)), float(log_ndtr(a))
+    return lb + math.log1p(-math.exp(la - lb)) if la < lb else -math.inf
+
+
+def target_logpdf(t: Target, y: float, observed: float | None) -> float:
+    """log p(reported | model value y): normal (obs² + discrepancy²) or band ⊛ normal(discrepancy)."""
+    if y is None or not math.isfinite(y):
+        return LOG_FLOOR
+    if t.kind == "band":
+        lo, hi = t.band
+        s = t.discrepancy_sd
+        if s <= 0:
+            return -math.log(hi - lo) if lo <= y <= hi else LOG_FLOOR
+        return max(_log_norm_cdf_diff((lo - y) / s, (hi - y) / s) - math.log(hi - lo), LOG_FLOOR)
+    var = t.sd ** 2 + t.discrepancy_sd ** 2
+    return -0.5 * math.log(2 * math.pi * var) - 0.5 * (observed - y) ** 2 / var
+
+
+def target_logpdf_max(t: Target) -> float:
+    if t.kind == "band":
+        lo, hi = t.band
+        s = t.discrepancy_sd
+        return -math.log(hi - lo) + (0.0 if s <= 0 else _log_norm_cdf_diff(-(hi - lo) / (2 * s), (hi - lo) / (2 * s)))
+    return -0.5 * math.log(2 * math.pi * (t.sd ** 2 + t.discrepancy_sd ** 2))
+
+
+def make_kernel(fitted: list[Target]):
+    """A pyabc `StochasticKernel` (log scale) whose value is the log likelihood of the fitted targets."""
+    import pyabc
+    from pyabc.distance import SCALE_LOG
+
+    class TargetKernel(pyabc.StochasticKernel):
+        def __init__(self, targets):
+            self.targets = list(targets)
+            super().__init__(ret_scale=SCALE_LOG, keys=[t.id for t in self.targets],
+                             pdf_max=float(sum(target_logpdf_max(t) for t in self.targets)))
+
+        def __call__(self, x, x_0, t=None, par=None):
+            return float(sum(target_logpdf(tg, x[tg.id], x_0[tg.id]) for tg in self.targets))
+
+    return TargetKernel(fitted)
+
+
+def observed_of(fitted: list[Target]) -> dict[str, float]:
+    """What pyabc is given as the observation: the fitted targets' values only (a band: its middle)."""
+    return {t.id: float(t.value) for t in fitted}
+
+
+# --------------------------------------------------------------------------- the model
+class ParticleModel:
+    """θ → replicate means of the fitted outcomes, on the fit period (picklable: it travels to workers)."""
+
+    def __init__(self, targets: Targets, replicates: int):
+        fit = targets.fitted
+        self.scenario = fit_scenario(targets)
+        self.seeds = replicate_seeds(targets.seed, replicates)
+        self.keys = tuple(dict.fromkeys(t.outcome for t in fit))
+        self.ids = [(t.id, t.outcome) for t in fit]
+        self.params = [p.key for p in targets.params]
+
+    def means(self, theta: dict[str, float]) -> dict[str, float]:
+        ov = tuple((k, float(theta[k])) for k in self.params)
+        res = [run_spec(RunSpec(self.scenario, s, ov, self.keys)) for s in self.seeds]
+        out = {}
+        for tid, key in self.ids:
+            vals = np.array([r[key] for r in res], float)
+            out[tid] = float(np.mean(vals)) if np.all(np.isfinite(vals)) else math.nan
+        return out
+
+    def __call__(self, par) -> dict[str, float]:
+        return self.means({k: par[k] for k in self.params})
+
+
+def fit_scenario(targets: Targets, period: str | None = None):
+    """The scenario as a fit runs it: the file's overrides, the fit scale, one period as the observed run."""
+    sc = targets.scenario
+    ov = {"scale": targets.scale, **period_overrides(sc, period or targets.fit_period)}
+    return sc.with_overrides(ov, f"{targets.path} (period {period or targets.fit_period})")
+
+
+# --------------------------------------------------------------------------- the sampler
+def slot_seed(seed: int, t: int, i: int) -> int:
+    """np.random seed of particle slot i of generation t (t = -1: pyabc's calibration sample)."""
+    return int(np.random.SeedSequence(int(seed), spawn_key=(SLOT_STREAM, t + 1, i)).generate_state(1)[0])
+
+
+def _slot(payload: bytes, seed: int):
+    """One particle slot, in a worker: seed numpy and random, simulate until one is accepted."""
+    import cloudpickle
+
+    simulate_one, factory = cloudpickle.loads(payload)
+    np.random.seed(seed)
+    random.seed(seed)
+    sample, n = factory(is_look_ahead=False), 0
+    while True:
+        new = simulate_one()
+        n += 1
+        sample.append(new)
+        if new.accepted:
+            return sample, n
+
+
+def make_sampler(runner: Runner, seed: int, on_generation: Callable[[int, int], None] | None = None):
+    from pyabc.sampler import Sampler
+
+    class OrderedSampler(Sampler):
+        """n slots, seeded by (seed, t, slot), mapped in order over the project's executor."""
+
+        def sample_until_n_accepted(self, n, simulate_one, t, *, max_eval=np.inf, all_accepted=False, ana_vars=None):
+            import cloudpickle
+
+            payload = cloudpickle.dumps((simulate_one, self.sample_factory))
+            out = runner.map_function(functools.partial(_slot, payload), [slot_seed(seed, t, i) for i in range(n)])
+            sample = self._create_empty_sample()
+            for s, _ in out:
+                sample += s
+            self.nr_evaluations_ = int(sum(k for _, k in out))
+            if on_generation:
+                on_generation(t, self.nr_evaluations_)
+            return sample
+
+    return OrderedSampler()
+
+
+# --------------------------------------------------------------------------- pilot and temperatures
+def _theta_loglik(model: ParticleModel, fitted: list[Target], theta: dict[str, float]) -> float:
+    y = model.means(theta)
+    obs = observed_of(fitted)
+    return float(sum(target_logpdf(t, y[t.id], obs[t.id]) for t in fitted))
+
+
+def pilot(targets: Targets, model: ParticleModel, n: int, runner: Runner) -> list[float]:
+    """Log likelihoods of n prior draws (their own stream): what sets the first temperature."""
+    rng = np.random.default_rng(np.random.SeedSequence(targets.seed, spawn_key=(PILOT_STREAM,)))
+    thetas = [{p.key: float(rng.uniform(*p.prior)) for p in targets.params} for _ in range(n)]
+    return runner.map_function(functools.partial(_theta_loglik, model, targets.fitted), thetas)
+
+
+def temperatures(loglik: list[float], pdf_max: float, generations: int, acceptance: float) -> list[float]:
+    """T₀ such that the pilot accepts at `acceptance` (mean of exp((ℓ − ℓmax)/T)), then geometric to 1."""
+    d = np.minimum(np.asarray(loglik, float) - pdf_max, 0.0)
+
+    def rate(logT: float) -> float:
+        return float(np.mean(np.exp(d / math.exp(logT))))
+
+    if rate(0.0) >= acceptance or generations == 1:
+        t0 = 1.0
+    else:
+        lo, hi = 0.0, 60.0
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if rate(mid) >= acceptance else (mid, hi)
+        t0 = math.exp(hi)
+    g = generations
+    return [float(t0 ** ((g - 1 - t) / (g - 1))) if g > 1 else 1.0 for t in range(g)]
+
+
+# --------------------------------------------------------------------------- digests, state
+def digests(targets: Targets, settings: dict[str, Any]) -> dict[str, str]:
+    from ..experiments.runner import code_digest, model_code
+
+    def h(obj) -> str:
+        return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    return {"targets file": h(targets.text), "scenario": h(targets.scenario.flat()), "settings": h(settings),
+            "model code": code_digest(model_code())[:16]}
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomically: a unique temporary beside it, then rename."""
+    tmp = path.with_name(f".{path.name}.{time.monotonic_ns()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=_json_default) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _json_default(o):
+    if isinstance(o, np.integer | np.floating):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def read_state(out: Path) -> dict | None:
+    p = out / "state.json"
+    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+
+
+def check_state(out: Path, dig: dict[str, str]) -> dict | None:
+    """The stored state if it belongs to this calibration; refuse one of other targets/settings/code."""
+    state = read_state(out)
+    if state is None:
+        if (out / "abc.db").exists():
+            raise CalibrationMismatch(f"{out}: holds abc.db but no state.json; use another --out or delete the directory")
+        return None
+    changed = [k for k in dig if state.get("digests", {}).get(k) != dig[k]]
+    if changed:
+        raise CalibrationMismatch(f"{out}: holds a calibration with a different {', '.join(changed)}; "
+                                  "use another --out, or delete the directory to start again")
+    return state
+
+
+# --------------------------------------------------------------------------- the fit
+def run_abc(targets: Targets, out: Path, settings, runner: Runner, say: Callable[[str], None] = lambda s: None,
+            quick: bool = False) -> dict:
+    """Fit (or resume) into `out`; return the record calibration.json is made from (outputs: `sim.analysis.calibration_out`)."""
+    import pyabc
+    from pyabc.acceptor import pdf_norm_from_kernel
+
+    t_start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = {"particles": settings.particles, "generations": settings.generations, "replicates": settings.replicates,
+           "acceptance": settings.acceptance, "scale": targets.scale, "seed": targets.seed}
+    dig = digests(targets, cfg)
+    state = check_state(out, dig)
+    fitted = targets.fitted
+    model = ParticleModel(targets, settings.replicates)
+    kernel = make_kernel(fitted)
+    if state is None:
+        say(f"pilot: {settings.particles} prior draws × {settings.replicates} replicate(s) to set the first temperature")
+        ll = pilot(targets, model, settings.particles, runner)
+        temps = temperatures(ll, kernel.pdf_max, settings.generations, settings.acceptance)
+        state = {"digests": dig, "settings": cfg, "quick": quick, "temperatures": temps, "pilot_evaluations": len(ll),
+                 "pilot_loglik": ll, "abc_id": None, "seconds": 0.0}
+        write_json(out / "state.json", state)
+    temps = state["temperatures"]
+    prior = pyabc.Distribution(**{p.key: pyabc.RV("uniform", p.prior[0], p.prior[1] - p.prior[0]) for p in targets.params})
+
+    def on_generation(t: int, evals: int) -> None:
+        if t >= 0:
+            say(f"generation {t + 1}/{len(temps)}: temperature {temps[t]:.4g}, {evals} evaluations")
+
+    abc = pyabc.ABCSMC(model, prior, kernel, population_size=settings.particles,
+                       sampler=make_sampler(runner, targets.seed, on_generation),
+                       acceptor=pyabc.StochasticAcceptor(pdf_norm_method=pdf_norm_from_kernel),
+                       eps=pyabc.ListTemperature(values=temps))
+    db = "sqlite:///" + str((out / "abc.db").resolve())
+    done = 0
+    if state.get("abc_id") is not None:
+        history = abc.load(db, state["abc_id"])
+        done = history.max_t + 1
+        if done:
+            say(f"resuming {out}: {done} of {len(temps)} generations already finished")
+    else:
+        history = abc.new(db, observed_of(fitted))
+        state["abc_id"] = history.id
+        write_json(out / "state.json", state)
+    t_run = time.perf_counter()
+    if done < len(temps):
+        history = abc.run(max_nr_populations=len(temps) - done)
+    state["seconds"] = float(state.get("seconds", 0.0)) + (time.perf_counter() - t_run)
+    write_json(out / "state.json", state)
+    return {"history": history, "state": state, "seconds_this_call": time.perf_counter() - t_start}
+
+
+def generations_table(history) -> list[dict]:
+    """Per generation: t, temperature, accepted, evaluations, acceptance rate, ESS."""
+    from pyabc.weighted_statistics import effective_sample_size
+
+    pops = history.get_all_populations()
+    rows = []
+    for _, r in pops[pops["t"] >= 0].iterrows():
+        t = int(r["t"])
+        _, w = history.get_distribution(m=0, t=t)
+        rows.append({"t": t, "temperature": float(r["epsilon"]), "accepted": int(r["particles"]),
+                     "evaluations": int(r["samples"]), "acceptance_rate": float(r["particles"]) / max(int(r["samples"]), 1),
+                     "ess": float(effective_sample_size(np.asarray(w, float)))})
+    return rows
