@@ -171,6 +171,10 @@ def window_outcomes(model, first_day: int, stop_day: int) -> dict:
     cleared = int((closed_i & (inc.status[:ni] == CLEARED)).sum())
     uncleared = int((closed_i & (inc.status[:ni] == UNCLEARED)).sum())
     n_inc = int(((occur >= t0) & (occur < t1)).sum())
+    detect = inc.t_detect[:ni]
+    known_in = int(((detect >= t0) & (detect < t1)).sum())
+    entered = tab.t_enter_community[:nd]
+    mediated = int(((entered >= t0) & (entered < t1)).sum())
     warm = model.params.warmup_days
     survey = [x for x in model.perception.survey if first_day < warm + x["day"] <= stop_day]
     series = model.datacollector.get_model_vars_dataframe()
@@ -187,9 +191,13 @@ def window_outcomes(model, first_day: int, stop_day: int) -> dict:
         "conversions_per_10k_year": int((ended & (st == CONVERTED)).sum()) * per_10k_year,
         "incidents": n_inc,
         "incidents_per_10k_year": n_inc * per_10k_year,
+        "incidents_known_per_10k_year": known_in * per_10k_year,
+        "incidents_cleared": cleared,
+        "mediation_per_10k_year": mediated * per_10k_year,
         "clearance_rate": cleared / (cleared + uncleared) if cleared + uncleared else math.nan,
         "survey_share_safe": survey[-1]["share_safe"] if survey else math.nan,
         "survey_se": survey[-1]["se"] if survey else math.nan,
+        "survey_expected_share_safe": survey[-1]["expected_share_safe"] if survey else math.nan,
         "population_share_safe": float(last["safety_share_safe"]) if last is not None else math.nan,
         "trust_mean": float(last["trust_mean"]) if last is not None else math.nan,
         "grids": level_on(model, "grids", stop_day - 1),

@@ -241,7 +241,7 @@ class Perception:
         counts = np.bincount(a, minlength=len(ANSWERS))
         return {"day": day, "n": n, "share_safe": share, "se": math.sqrt(max(share * (1 - share), 1e-12) / n),
                 **{f"answer_{k.replace(' ', '_')}": int(v) for k, v in zip(ANSWERS, counts)},
-                "population_share_safe": self.share_safe()}
+                "population_share_safe": self.share_safe(), "expected_share_safe": self.expected_share_safe()}
 
     def spread_across_grids(self) -> float:
         """Standard deviation, across grids, of grid mean perceived safety."""

@@ -102,8 +102,12 @@ def test_held_out_figures_never_reach_a_fit():
             other = other.replace(f.id, value=f.value * 0.5 - 0.01)
     seen = []
 
+    seen_days, seen_timelines = [], []
+
     def spy(scenario, targets, fit, **kw):
         seen.append((scenario.name, dict(targets), list(fit), kw["target_se"]))
+        seen_days.append(scenario.days)
+        seen_timelines.append(list(scenario.timeline))
         return calibrate(scenario, targets, fit, **kw)
 
     with Runner(1) as runner:
@@ -115,6 +119,7 @@ def test_held_out_figures_never_reach_a_fit():
     # the fit saw only 2015 and its figure
     assert len(seen) == 2 and seen[0] == seen[1]
     assert seen[0][:3] == ("guigang_2015", {SAFETY: pytest.approx(0.8562)}, ["perception.safety_mean"])
+    assert seen_days == [365, 365] and seen_timelines == [[], []]     # the trajectory cut at the end of 2015
 
     def same(x, y):
         return json.dumps(_jsonable(x), sort_keys=True) == json.dumps(_jsonable(y), sort_keys=True)
@@ -172,14 +177,13 @@ def test_validation_json_has_its_fields(tiny_validation):
         assert (out / name).exists(), name
     for png in out.glob("*.png"):
         assert png.stat().st_size < 200_000, png
-    # the overlays it leaves behind are runnable scenarios
-    fitted = load_scenario(out / "guigang_2015.calibrated.yaml")
-    pred = load_scenario(out / "guigang_2016.predicted.yaml")
+    # the fitted trajectory it leaves behind is a runnable scenario: the trajectory with the fitted value
+    fitted = load_scenario(out / "guigang_2015_2016.calibrated.yaml")
     assert fitted.perception.safety_mean == pytest.approx(g["fit"]["value"], abs=1e-6)
-    assert pred.perception.safety_mean == fitted.perception.safety_mean
-    assert pred.crime.camera_stock_per_1000 == pytest.approx(8174 / 4316.262, rel=1e-4)
+    assert fitted.days == 731 and len(fitted.timeline) == 1 and str(fitted.start_date) == "2015-01-01"
+    assert g["prediction"]["years"] == ["2015", "2016"] and g["prediction"]["scenario"] == "guigang_2015_2016.yaml"
     assert fitted.crime.camera_stock_per_1000 == pytest.approx(6840 / 4316.262, rel=1e-4)
-    assert pred.camera_coverage is None and fitted.camera_coverage is None
+    assert fitted.camera_coverage is None
 
 
 # --------------------------------------------------------------------------- the report
@@ -262,8 +266,8 @@ def test_docs_publishing_goes_where_it_is_told(tiny_validation, tmp_path):
     page, folder = tmp_path / "VALIDATION.md", tmp_path / "validation"
     publish(out, res, page=page, folder=folder)
     text = page.read_text(encoding="utf-8")
-    assert "](validation/guigang.png)" in text and "](validation/guigang_2015.calibrated.yaml)" in text
-    assert {p.name for p in folder.iterdir()} >= {"guigang.png", "validation.json", "guigang_2015.calibrated.yaml"}
+    assert "](validation/guigang.png)" in text and "](validation/guigang_2015_2016.calibrated.yaml)" in text
+    assert {p.name for p in folder.iterdir()} >= {"guigang.png", "validation.json", "guigang_2015_2016.calibrated.yaml"}
     assert not (folder / "REPORT.md").exists()
 
 

@@ -29,7 +29,7 @@ Runs go through `sim.experiments.pool.Runner`; replicate seeds are `sim.execute.
 from __future__ import annotations
 
 from .figures import Figure, FigureError, Figures, load_figures, parse_figures
-from .guigang import compare, fit_and_predict, guigang_check, scenario_change
+from .guigang import compare, fit_and_predict, guigang_check, timeline_change
 from .report import report_markdown, write_report
 from .settings import PRESETS, Settings
 from .stats import mean_ci, paired
@@ -37,4 +37,4 @@ from .suite import SECTIONS, run_checks, run_validation
 
 __all__ = ["PRESETS", "SECTIONS", "Figure", "FigureError", "Figures", "Settings", "compare", "fit_and_predict",
            "guigang_check", "load_figures", "mean_ci", "paired", "parse_figures", "report_markdown", "run_checks",
-           "run_validation", "scenario_change", "write_report"]
+           "run_validation", "timeline_change", "write_report"]

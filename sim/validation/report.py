@@ -49,8 +49,9 @@ def headline(res: dict, w) -> None:
         fit, p, c = g["fit"], g["prediction"], g["comparison"]
         y16 = figure_of(res, c["level"]["figure"])["year"]
         lines.append(f"- **Guigang {y16}, held out**: fitted on {figure_of(res, fit['figure'])['year']} only "
-                     f"({pct(fit['target'], 2)}, `{fit['parameter']}` = {num(fit['value'], 4)}), then only "
-                     + ", ".join(f"`{k}`" for k in p["changed_parameters"]) + f" changed: predicted **{pct(p['predicted'], 2)}** "
+                     f"({pct(fit['target'], 2)}, `{fit['parameter']}` = {num(fit['value'], 4)}), then the "
+                     f"{figure_of(res, fit['figure'])['year']}–{y16} trajectory with only "
+                     + ", ".join(f"`{k}`" for k in p["changed_parameters"]) + f" changing: predicted **{pct(p['predicted'], 2)}** "
                      f"[{pct(p['interval'][0], 2)}, {pct(p['interval'][1], 2)}] against the reported "
                      f"**{pct(c['level']['reported'], 2)}** ({'inside' if c['level']['inside_interval'] else 'outside'} "
                      "the interval).")
@@ -104,10 +105,11 @@ def guigang_section(res: dict, w, img: str) -> None:
       f"(start {fit['start']:g}). The model then gives {pct(fit['model'], 2)} ({num(fit['z'], 2, True)} standard errors "
       f"from the target). The ± is the survey's sampling error carried through the fit (se / slope, slope "
       f"{num(fit['slope_2015_per_unit'], 3)} per unit).\n")
-    ch = ", ".join(f"`{k}` {p['before_values'][k]:g} → {v:g} (the {y16} file's source: {p['change_sources'][k].strip()})"
+    ch = ", ".join(f"`{k}` {p['before_values'][k]:g} → {v:g} (source: {p['change_sources'][k].strip()})"
                    for k, v in p["changed_parameters"].items())
-    w(f"**Prediction ({y16}).** Only the keys in which the {y16} scenario file differs from the {y15} one were changed: "
-      f"{ch}. Fresh seeds, {p['replicates']} replicates.\n")
+    w(f"**Prediction ({y16}).** Whole runs of the trajectory `{p.get('scenario', 'guigang_2015_2016.yaml')}` "
+      f"({y15} and {y16} in one run, each a calendar-year period) with the fitted value; its only dated change: "
+      f"{ch}. Fresh seeds, {p['replicates']} replicates; the {y15} → {y16} changes are paired within each run.\n")
     lv = c["level"]
     w("| | value |\n|---|---|")
     w(f"| predicted {y16} | **{pct(p['predicted'], 2)}** |")
@@ -138,7 +140,7 @@ def guigang_section(res: dict, w, img: str) -> None:
         w("In the model, cameras reach perceived safety only through a small direct term (`perception.w_camera`: there is "
           "little evidence that cameras reduce fear) and through somewhat fewer and better-cleared crimes. The document "
           "credits the gain to many measures at once (crackdowns on gambling and drugs, the anti-gang campaign, dispute "
-          "work), which the pair of scenario files does not represent: by the model, the camera build-out alone does not "
+          "work), which the trajectory does not represent: by the model, the camera build-out alone does not "
           "account for the reported rise.\n")
     else:
         w("")
@@ -167,9 +169,8 @@ def guigang_section(res: dict, w, img: str) -> None:
       f"not have. The intervals are over replicates of a {st['scale']:g} town, so they are wider than a whole city's.\n")
     ov = g.get("overlays")
     if ov:
-        w(f"The fitted overlay is [`{ov['calibrated_2015']}`]({img}{ov['calibrated_2015']}) (with its record "
-          f"`{Path(ov['calibrated_2015']).with_suffix('.json').name}`); the prediction's scenario is "
-          f"[`{ov['predicted_2016']}`]({img}{ov['predicted_2016']}) — `gridsim run` either of them.\n")
+        w(f"The fitted trajectory is [`{ov['calibrated']}`]({img}{ov['calibrated']}) (with its record "
+          f"`{Path(ov['calibrated']).with_suffix('.json').name}`) — `gridsim run` it.\n")
 
 
 def report_markdown(res: dict, figure_dir: str = "") -> str:
