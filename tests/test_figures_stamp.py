@@ -4,6 +4,7 @@ this test fails when the model has changed since (issue 14 item 2)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ def test_the_makefile_stamps_every_figure_it_copies():
     text = (ROOT / "Makefile").read_text()
     copied = {line.split()[-1] for line in text.splitlines() if line.strip().startswith("cp out/sweeps/")}
     block = text[text.index("FIG_FILES :="):text.index("\n\n", text.index("FIG_FILES :="))]
-    stamped = {f"docs/figures/{name}" for name in block.replace("\\", " ").replace(")", " ").split() if "." in name}
+    stamped = {f"docs/figures/{name}" for name in re.findall(r"\w+\.(?:png|csv)", block)}
     assert copied and copied == stamped
     assert "-m sim.experiments.stamp docs/figures/MODEL_CODE.json" in text
 

@@ -1,11 +1,18 @@
-"""The warm-up: simulated, not counted, and the observed period carries on from it seamlessly."""
+"""The warm-up: simulated, not counted, the observed period carries on from it seamlessly; a file
+without `warmup_days` gets the default one, and a run still drifting after it is flagged."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
+import pytest
 
 import sim
 from sim.outcomes import summarise
+from sim.scenario.loader import DEFAULT_WARMUP_DAYS
+from sim.warmup import MIN_WINDOW_DAYS, drift, is_default
 
 
 def test_warmup_is_simulated_but_not_counted():
@@ -38,3 +45,67 @@ def test_observed_period_is_not_distorted_by_the_warmup():
     u = m.datacollector.get_model_vars_dataframe()["worker_utilisation"].to_numpy()
     # halves of the observed period: same level within a generous tolerance (daily sd ≈ 0.01)
     assert abs(u[:30].mean() - u[30:].mean()) < 0.05
+
+
+# --------------------------------------------------------------------------- warm by default (issue 14 item 3)
+def test_a_file_without_warmup_days_gets_the_default_warmup(tmp_path):
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("name: plain\npopulation: 3000\narea_km2: 6\n")
+    s = sim.load_scenario(plain)
+    assert s.warmup_days == DEFAULT_WARMUP_DAYS == 365 and is_default(s)
+    assert not is_default(sim.load_scenario(plain, {"warmup_days": 30}))          # --set wins, and is not the default
+    cold = tmp_path / "cold.yaml"
+    cold.write_text("name: cold\nwarmup_days: 0\n")
+    assert sim.load_scenario(cold).warmup_days == 0 and not is_default(sim.load_scenario(cold))
+    child = tmp_path / "child.yaml"                                                # inherited through extends: the parent's
+    child.write_text("extends: cold.yaml\nname: child\n")
+    assert sim.load_scenario(child).warmup_days == 0
+    assert not is_default(sim.load_scenario())                                     # scenarios/default.yaml sets its own
+
+
+def test_run_says_the_warmup_is_the_default_and_records_it(tmp_path, capsys):
+    from sim.cli import main
+
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("name: plain\npopulation: 2000\narea_km2: 4\ndays: 20\n")
+    assert main(["run", str(plain), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines() == [f"gridsim: note: {plain} sets no warmup_days: simulating the default 365-day "
+                                        "warm-up before the observed period"]
+    assert "after a 365-day (default) warm-up" in out.strip().splitlines()[-1]
+    warm = json.loads((tmp_path / "o" / "summary.json").read_text())["warmup"]
+    assert warm["days"] == 365 and warm["default"] is True and warm["flag"] is False
+    assert warm["drift"]["tested"] is False and warm["drift"]["window_days"] == 20 < MIN_WINDOW_DAYS   # too short to test
+
+
+def _frame(safety, backlog):
+    n = len(safety)
+    return pd.DataFrame({"day": range(1, n + 1), "safety_share_safe": safety, "backlog_grid": backlog,
+                         "backlog_community": 0 * backlog})
+
+
+def test_drift_rule_needs_both_significance_and_size():
+    rng = np.random.default_rng(1)
+    days = np.arange(180)
+    flat = _frame(0.77 + 0.002 * rng.standard_normal(180), 20 + rng.poisson(5, 180).astype(float))
+    assert drift(flat)["flag"] is False
+    falling = _frame(0.80 - 0.05 * days / 365 + 0.002 * rng.standard_normal(180), flat["backlog_grid"].to_numpy())
+    d = drift(falling)["series"]["safety_share_safe"]
+    assert d["drifts"] and d["slope_per_year"] == pytest.approx(-0.05, abs=0.003) and d["t"] < -3
+    small = _frame(0.80 - 0.01 * days / 365, flat["backlog_grid"].to_numpy())       # significant, but 1 point a year
+    assert drift(small)["series"]["safety_share_safe"]["t"] < -3 and drift(small)["flag"] is False
+    rising = _frame(flat["safety_share_safe"].to_numpy(), 10 + 40 * days / 365 + rng.poisson(2, 180))   # +400 %/yr
+    assert drift(rising)["series"]["backlog"]["drifts"] and drift(rising)["flag"]
+
+
+def test_drift_flags_a_cold_start_and_not_the_default_warmup():
+    """50,000 residents of the default district: a cold start drifts (−5…−7 points of felt
+    safety a year), after the default year of warm-up it does not (−0.6…−1.9)."""
+    from sim.execute import execute
+    from sim.warmup import warmup_summary
+
+    base = sim.load_scenario().with_overrides({"scale": 0.5, "days": 180})
+    warm = warmup_summary(execute(base, 2, keep_model=True).model)
+    cold = warmup_summary(execute(base.with_overrides({"warmup_days": 0}), 2, keep_model=True).model)
+    assert cold["flag"] and cold["drift"]["series"]["safety_share_safe"]["slope_per_year"] < -0.04
+    assert not warm["flag"] and abs(warm["drift"]["series"]["safety_share_safe"]["slope_per_year"]) < 0.025

@@ -37,6 +37,7 @@ def default_out(path: str) -> Path:
 def cmd_run(args) -> int:
     from ..execute import check_memory, check_seed, memory_estimate
     from ..run import check_out_path, run_scenario
+    from ..warmup import describe, is_default
 
     t0 = time.perf_counter()
     overrides = parse_set(args.set)
@@ -49,8 +50,6 @@ def cmd_run(args) -> int:
     check_memory(memory_estimate(scenario, outputs=True),
                  f"{args.scenario}: the run ({scenario.residents:,} residents × {scenario.total_days:,} days)",
                  "lower --scale or --days")
-    from ..warmup import describe, is_default
-
     default = is_default(scenario)
     if default:      # warm by default, and said so (to stderr: the table on stdout stays the results)
         print(f"gridsim: note: {args.scenario} sets no warmup_days: simulating the default {scenario.warmup_days}-day "
@@ -89,10 +88,11 @@ def add_commands(sub) -> None:
                    help="no progress (otherwise a bar on a terminal, a line per tenth of the days in a log)")
     r.set_defaults(func=cmd_run)
 
-    b = sub.add_parser("bench", help="speed against Mesa's Schelling example, scaling with residents")
+    b = sub.add_parser("bench", help="speed against Mesa (Schelling; the daily resident update as plain Mesa agents) "
+                                     "and scaling with residents")
     b.add_argument("--quick", action="store_true", help="small sizes and 60 days (under a minute)")
     b.add_argument("--json", help="write the results as JSON here")
-    b.add_argument("--plot", help="log-log plot of seconds against residents (default: next to --json)")
+    b.add_argument("--plot", help="plot: seconds against residents (log-log) and the measured rates (default: next to --json)")
     b.set_defaults(func=cmd_bench)
 
     o = sub.add_parser("outcomes", help="the outcome catalogue: every outcome's name, label, unit, better direction, meaning")

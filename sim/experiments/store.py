@@ -13,7 +13,9 @@ Tables
   that redoes it), outcomes (JSON: the run's summary without the scenario, seed, versions
   and wall time), error (traceback of a failed run), wall seconds, versions (JSON),
   started/finished (UTC, ISO 8601) and `daily`: a few daily series (`DAILY_COLUMNS`) as
-  float32 arrays, compressed (`pack_daily` / `unpack_daily`).
+  float32 arrays, compressed (`pack_daily` / `unpack_daily`); `draw` (sweeps with
+  `--posterior`): `{"index": posterior row, "values": {key: value}}`, the parameter set the
+  run drew (the same at every point of a replicate); `meta.posterior` says from where.
 
 A run with a calendar (`start_date`) also stores its per-period outcomes (summary `periods`);
 `Store.frame()` gives them as columns `NAME@PERIOD` (`survey_share_safe@2016Q4`,
@@ -177,7 +179,8 @@ class Store:
             self.db.execute(
                 "INSERT OR REPLACE INTO runs (run_id, point, replicate, axes, seed, overrides, status, outcomes, error, "
                 "wall_seconds, versions, started, finished, daily, draw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run.run_id, run.point, run.replicate, json.dumps(run.axes), run.seed, json.dumps(run.overrides),
+                (run.run_id, run.point, run.replicate, json.dumps(run.axes, default=str), run.seed,
+                 json.dumps(run.overrides, default=str),   # default=str: a YAML date (start_date) as its text
                  result["status"], result.get("outcomes"), result.get("error"), result.get("wall_seconds"),
                  json.dumps(result.get("versions")), result.get("started"), result.get("finished"), result.get("daily"),
                  json.dumps(getattr(run, "draw", None)) if getattr(run, "draw", None) is not None else None))
