@@ -372,7 +372,7 @@ class Scenario(Section):
     population: int = P(100_000, "residents", ASSUME + " (a representative district)", "residents of the town (at scale 1)", ge=1, le=50_000_000)
     area_km2: float = P(200.0, "km²", ASSUME + " (500 residents/km², between Huizhou 533 and Guigang 407)", "land area of the town (at scale 1)", ge=0.01, le=1_000_000)
     # ≤ 1,000,000 km²: twice China's largest prefecture (Bayingolin, ≈470,000 km²); area only sets distances
-    warmup_days: int = P(0, "days", ASSUME + " (0 = none; the scenario files use 365)",
+    warmup_days: int = P(0, "days", ASSUME + " (0 = none; a scenario file that sets none gets 365, as the shipped files)",
                          "days simulated before the observed period, so queues, hidden disputes and memories start near "
                          "their usual level; nothing that begins in them is counted", ge=0, le=3650)
     track_residents: int = P(0, "residents", "-", "a random sample of residents whose safety and trust are recorded daily "
