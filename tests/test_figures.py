@@ -120,3 +120,101 @@ def test_threshold_plot_of_one_replicate_says_so(tmp_path, monkeypatch):
     assert found == [] and "no interval: 1 replicate" in titles[0] and "non-overlapping 95" not in titles[0]
     _, found = curves._plot_threshold(_df(3), "residents_per_grid", ["y"], 1.0, 0.95, False, 8, None, tmp_path, "t")
     assert "non-overlapping 95% intervals (3 replicates)" in titles[0 + 1]
+
+
+# --------------------------------------------------------------------------- sweep figures (issue 14)
+def _grab(figs):
+    def save(fig, path, legend=None):
+        figs.append((fig, legend))
+        return path
+    return save
+
+
+def _two_axis_df() -> pd.DataFrame:
+    rows = []
+    for r in range(3):
+        for p, (a, b) in enumerate([(0.0, 0.2), (0.0, 0.8), (1.0, 0.2), (1.0, 0.8)]):
+            rows.append({"status": "done", "point": p, "replicate": r, "axis.fulltime_ratio": a, "axis.camera_coverage": b,
+                         "population_share_safe": 0.7 + 0.1 * a + 0.01 * r, "cost_yuan_per_resident_year": 50 + 40 * a})
+    return pd.DataFrame(rows)
+
+
+def test_heatmap_cells_show_value_and_n(tmp_path, monkeypatch):
+    from sim.analysis import sweep_figures as sf
+
+    figs = []
+    monkeypatch.setattr(sf, "_save", _grab(figs))
+    sf.plot_heatmaps(_two_axis_df(), "fulltime_ratio", "camera_coverage", ["population_share_safe"], tmp_path, "t")
+    fig, _ = figs[0]
+    ax = fig.axes[0]
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == ["71.0\nn=3", "71.0\nn=3", "81.0\nn=3", "81.0\nn=3"]        # a share in %, and the runs per cell
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "100"]           # a share lever in %
+    assert ax.get_xlabel() == "full-time share of grid workers (%)" and ax.get_title().endswith("(%)")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_daily_plot_draws_few_distinguishable_lines_with_a_legend(tmp_path, monkeypatch):
+    from sim.analysis import sweep_figures as sf
+
+    values = [300, 500, 800, 1200, 1600, 2000, 2400, 2800, 3200, 4000, 5000, 6000]
+    daily = {p: {"axes": {"residents_per_grid": v}, "n": 4,
+                 "mean": {"backlog_grid": np.full(10, float(p)), "safety_share_safe": np.full(10, 0.7)}}
+             for p, v in enumerate(values)}
+    meta = {"definition": {"base_parameters": {"residents_per_grid": 800}}}
+    figs = []
+    monkeypatch.setattr(sf, "_save", _grab(figs))
+    sf.plot_daily(daily, "residents_per_grid", tmp_path, "t", False, meta)
+    fig, _ = figs[0]
+    ax = fig.axes[0]
+    labels = ax.get_legend().get_texts()
+    assert len(ax.lines) == len(labels) <= sf.DAILY_LINES
+    shown = [t.get_text() for t in labels]
+    assert {"300", "800", "6,000"} <= set(shown)                                   # both ends and the baseline
+    styles = {(l.get_color(), l.get_linestyle()) for l in ax.lines}
+    assert len(styles) == len(ax.lines)                                           # every line told apart
+    assert f"{len(shown)} of 12 values" in fig._suptitle.get_text()
+    assert fig.axes[3].get_ylabel().endswith("(%)") and fig.axes[3].lines[0].get_ydata().max() == pytest.approx(70)
+    assert sf.pick_lines(list(range(5))) == [0, 1, 2, 3, 4]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_sweep_curves_have_unit_labels_shares_in_percent_and_true_spacing(tmp_path, monkeypatch):
+    from sim.analysis import sweep_figures as sf
+
+    df = _two_axis_df()
+    df.loc[df["axis.fulltime_ratio"] == 1.0, "axis.fulltime_ratio"] = 0.3            # uneven spacing: 0, 30 %
+    figs = []
+    monkeypatch.setattr(sf, "_save", _grab(figs))
+    _, rows = sf.plot_paired(df, "fulltime_ratio", ["population_share_safe", "cost_yuan_per_resident_year"], {},
+                             continuous=False, bins=8, confidence=0.95, outdir=tmp_path, title="t")
+    fig, legend = figs[0]
+    a, b = fig.axes[:2]
+    assert a.get_ylabel() == "Δ population: safe (points)" and b.get_ylabel() == "Δ cost per resident (yuan/resident/yr)"
+    assert a.get_xscale() == "linear" and list(a.lines[0].get_xdata()) == pytest.approx([0, 30])
+    assert a.lines[0].get_ydata()[1] == pytest.approx(10.0)                       # +0.1 share = 10 points, paired
+    assert any("t-interval of the mean paired difference over 3 replicates" in t for t in legend[1])
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_paired_plot_of_one_replicate_claims_no_interval(tmp_path, monkeypatch):
+    from sim.analysis import sweep_figures as sf
+
+    figs = []
+    monkeypatch.setattr(sf, "_save", _grab(figs))
+    one = _two_axis_df()
+    one = one[one["replicate"] == 0]
+    _, rows = sf.plot_paired(one, "fulltime_ratio", ["population_share_safe"], {}, continuous=False, bins=8,
+                             confidence=0.95, outdir=tmp_path, title="t")
+    fig, legend = figs[0]
+    assert "no interval: 1 replicate" in fig._suptitle.get_text()
+    assert not any("interval" in t for t in legend[1]) and all(math.isnan(r["lo"]) for r in rows)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

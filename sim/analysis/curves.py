@@ -48,8 +48,8 @@ from .posterior import band, band_words, is_posterior, t_interval  # noqa: F401 
 #: the levers' axis labels (outcomes take theirs from the catalogue)
 AXIS_LABELS = {
     "residents_per_grid": "residents per grid",
-    "fulltime_ratio": "full-time share of grid workers (0–1)",
-    "camera_coverage": "camera coverage of public space (0–1)",
+    "fulltime_ratio": "full-time share of grid workers (%)",
+    "camera_coverage": "camera coverage of public space (%)",
 }
 #: levers that are shares of 0–1: always a linear axis, however wide their sampled range
 SHARE_AXES = frozenset({"fulltime_ratio", "camera_coverage"})
@@ -222,10 +222,16 @@ def _scale(outcome: str) -> float:
     return 100.0 if entry is not None and entry.is_share else 1.0
 
 
-def _draw_curve(ax, curve: pd.DataFrame, numeric: bool, colour="tab:blue", name=None, outcome: str = "") -> None:
+def _xscale(axis: str | None) -> float:
+    """Share levers are stored 0–1 and drawn in %, as their labels say."""
+    return 100.0 if axis in SHARE_AXES else 1.0
+
+
+def _draw_curve(ax, curve: pd.DataFrame, numeric: bool, colour="tab:blue", name=None, outcome: str = "",
+                axis: str | None = None) -> None:
     f = _scale(outcome)
     curve = curve.assign(mean=curve["mean"] * f, lo=curve["lo"] * f, hi=curve["hi"] * f)
-    x = curve["x"].to_numpy() if numeric else np.arange(len(curve))
+    x = curve["x"].to_numpy() * _xscale(axis) if numeric else np.arange(len(curve))
     ax.plot(x, curve["mean"], "o-", color=colour, ms=3.5, lw=1.5, label=name)
     ok = curve["lo"].notna().to_numpy()
     if ok.any():
@@ -303,9 +309,9 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
             table += [{"axis": axis, "outcome": outcome, **r, "band": words} for r in curve.to_dict("records")]
             if continuous and numeric:
                 pts = df[df["status"] == "done"].groupby("point").agg(x=(f"axis.{axis}", "first"), y=(outcome, "mean"))
-                ax.scatter(pts["x"], pts["y"] * _scale(outcome), s=6, color="0.6", alpha=0.6, lw=0,
+                ax.scatter(pts["x"] * _xscale(axis), pts["y"] * _scale(outcome), s=6, color="0.6", alpha=0.6, lw=0,
                            label="design point (mean of its runs)")
-            _draw_curve(ax, curve, numeric, outcome=outcome, name="mean")
+            _draw_curve(ax, curve, numeric, outcome=outcome, name="mean", axis=axis)
             if axis == threshold_axis and outcome in runaway_outcomes and numeric:
                 # the runaway verdict is about the mean curve: t-intervals over replicates in either mode
                 thr = runaway_threshold(axis_curve(df, axis, outcome, continuous=continuous, bins=bins,
@@ -321,7 +327,8 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
         for ax in grid.ravel()[n:]:
             ax.set_visible(False)
         how = "binned means" if continuous else "means"
-        fig.suptitle(f"{title}: outcomes against {label(axis)} ({how}; band: {words})", fontsize=10)
+        what = words if words.startswith("no interval") else f"band: {words}"
+        fig.suptitle(f"{title}: outcomes against {label(axis)} ({how}; {what})", fontsize=10)
         written.append(_save(fig, outdir / f"curves_{_slug(axis)}.png", legend=_band_legend(grid.ravel()[0], words)))
         if numeric or not continuous:
             path, rows_ = sf.plot_paired(df, axis, outcomes, meta, continuous=continuous, bins=bins,
@@ -331,7 +338,7 @@ def plot_store(directory: str | Path, *, outcomes=KEY_OUTCOMES, threshold_axis: 
 
     if threshold_axis in axes and _is_numeric(df[f"axis.{threshold_axis}"]):
         path, thresholds = _plot_threshold(df, threshold_axis, runaway_outcomes, elasticity, confidence, continuous,
-                                           bins, capacity, outdir, title)
+                                           bins, capacity, outdir, title, post)
         written.append(path)
 
     if meta.get("design") == "factorial":
@@ -371,7 +378,8 @@ def _slug(key: str) -> str:
     return key.replace(".", "_")
 
 
-def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins, capacity, outdir, title):
+def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins, capacity, outdir, title,
+                    posterior: bool = False):
     plt = _pyplot()
     n = len(outcomes)
     cols = 2
@@ -381,7 +389,7 @@ def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins
     for ax, outcome in zip(grid.ravel(), outcomes):
         curve = axis_curve(df, axis, outcome, continuous=continuous, bins=bins, confidence=confidence)
         thr = runaway_threshold(curve, elasticity)
-        _draw_curve(ax, curve, True, outcome=outcome)
+        _draw_curve(ax, curve, True, outcome=outcome, axis=axis)
         _mark_threshold(ax, thr, capacity)
         if thr is not None:
             found.append({"axis": axis, "outcome": outcome, "elasticity": elasticity, **thr})
@@ -398,5 +406,6 @@ def _plot_threshold(df, axis, outcomes, elasticity, confidence, continuous, bins
     else:
         fig.suptitle(f"{title}: where the curve runs away — first step with log-log slope ≥ {elasticity:g} "
                      f"and non-overlapping {confidence:.0%} intervals ({replicates_of(df)} replicates)\n"
-                     f"band: {band_words(replicates_of(df), confidence, False)} (of the mean curve)", fontsize=9.5)
+                     f"band: {confidence:.0%} t-interval of the mean over {replicates_of(df)} "
+                     f"{'posterior draws (one seed each)' if posterior else 'replicates'}", fontsize=9.5)
     return _save(fig, outdir / f"threshold_{_slug(axis)}.png"), found

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..catalogue import SERIES
 from ..experiments.store import Store
-from .curves import (_draw_curve, _is_numeric, _logx, _pyplot, _save, _scale, _set_logx, _slug, _titles, label,
+from .curves import (_draw_curve, _xscale, _is_numeric, _logx, _pyplot, _save, _scale, _set_logx, _slug, _titles, label,
                      per_replicate, replicates_of)
 from .posterior import band, diff_words, is_posterior, paired
 
@@ -69,10 +69,10 @@ def plot_paired(df, axis, outcomes, meta, *, continuous, bins, confidence, outdi
                              posterior=post)
         rows += [{"axis": axis, "outcome": outcome, "baseline": baseline, **r, "band": words}
                  for r in curve.to_dict("records")]
-        _draw_curve(ax, curve, numeric, colour="tab:purple", outcome=outcome, name="mean paired difference")
+        _draw_curve(ax, curve, numeric, colour="tab:purple", outcome=outcome, name="mean paired difference", axis=axis)
         ax.axhline(0, color="0.3", lw=0.8)
         if numeric:
-            ax.axvline(baseline, color="0.5", lw=0.8, ls=":")
+            ax.axvline(baseline * _xscale(axis), color="0.5", lw=0.8, ls=":")
             if _logx(curve["x"], axis):
                 _set_logx(ax)
         _titles(ax, outcome, axis)
@@ -82,19 +82,21 @@ def plot_paired(df, axis, outcomes, meta, *, continuous, bins, confidence, outdi
     from matplotlib.patches import Patch
 
     handles = [Line2D([], [], color="tab:purple", marker="o", ms=3.5, label="mean paired difference"),
-               Line2D([], [], color="0.5", ls=":", label=f"baseline: {label(axis)} = {baseline:g}"
-                      if isinstance(baseline, int | float) else f"baseline: {baseline}")]
+               Line2D([], [], color="0.5", ls=":", label=f"baseline: {label(axis)} = {_tick(baseline, axis)}")]
     if n_pairs >= 2:
         handles.append(Patch(color="tab:purple", alpha=0.2, lw=0, label=words))
     for ax in grid.ravel()[len(outcomes):]:
         ax.set_visible(False)
     fig.suptitle(f"{title}: each point minus the baseline, paired by replicate (same seed"
-                 f"{' and posterior draw' if post else ''})", fontsize=9.5)
+                 f"{' and posterior draw' if post else ''}){'; ' + words if n_pairs < 2 else ''}", fontsize=9.5)
     return _save(fig, outdir / f"paired_{_slug(axis)}.png", legend=(handles, [h.get_label() for h in handles])), rows
 
 
-def _tick(v) -> str:
-    return f"{v:g}" if isinstance(v, int | float) else str(v)
+def _tick(v, axis: str | None = None) -> str:
+    """An axis value as shown: shares in %, numbers plainly, anything else as text."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return str(v)
+    return f"{v * _xscale(axis):,.4g}"
 
 
 def _cell_text(v: float) -> str:
@@ -124,8 +126,8 @@ def plot_heatmaps(df, a, b, outcomes, outdir, title, posterior: bool = False) ->
                 k = counts.iloc[i, j] if i < counts.shape[0] and j < counts.shape[1] else 0
                 ax.text(j, i, f"{_cell_text(values[i, j])}\nn={0 if pd.isna(k) else int(k)}", ha="center", va="center",
                         fontsize=small, color="black" if values[i, j] > mid else "white")
-        ax.set_xticks(range(table.shape[1]), [_tick(v) for v in table.columns], fontsize=7, rotation=30)
-        ax.set_yticks(range(table.shape[0]), [_tick(v) for v in table.index], fontsize=7)
+        ax.set_xticks(range(table.shape[1]), [_tick(v, a) for v in table.columns], fontsize=7, rotation=30)
+        ax.set_yticks(range(table.shape[0]), [_tick(v, b) for v in table.index], fontsize=7)
         ax.set_xlabel(label(a), fontsize=8)
         ax.set_ylabel(label(b), fontsize=8)
         entry = SERIES.get(outcome)
@@ -186,7 +188,7 @@ def plot_daily(daily: dict, axis: str, outdir: Path, title: str, posterior: bool
                 continue
             v = values[i]
             ax.plot(np.arange(1, len(series) + 1), series * _scale(key), color=colours[c % 10], ls=styles[c % 4], lw=1.2,
-                    label=_tick(v))
+                    label=_tick(v, axis))
         ax.set_title(SERIES[key].label if key in SERIES else key, fontsize=9)
         ax.set_ylabel(SERIES[key].axis_label() if key in SERIES else key, fontsize=8)
         ax.set_xlabel("day of the observed period", fontsize=8)
