@@ -89,6 +89,10 @@ def plot_safety(daily: pd.DataFrame, surveys: list[dict], path: Path, title: str
         ax.errorbar(sx, 100 * s["share_safe"], yerr=196 * s["se"], fmt="o", color="tab:orange", capsize=3,
                     label=f"sample survey ({n}): 95 % sampling interval, ±1.96 SE")
     ax.set_ylabel("perceived safety, % safe")
+    lo, hi = ax.get_ylim()
+    if hi - lo < 5:                           # at least 5 points tall: a drift of tenths is not drawn as a fall
+        mid = (hi + lo) / 2
+        ax.set_ylim(mid - 2.5, mid + 2.5)
     ax.set_title(f"{title}: perceived safety over time")
     ax.legend(loc="lower left", fontsize=8)
     at.plot(x, daily["trust_mean"], color="tab:green", label="mean trust")
@@ -304,43 +308,44 @@ def plot_trajectory(periods: dict[str, dict], events: list[dict], path: Path, ti
           100 * (col["survey_share_safe"] + 1.96 * col["survey_se"]), fmt="o", color="tab:orange",
           label="survey (95 % sampling interval, ±1.96 SE)")
     a.set_ylabel("perceived safety, % safe")
+    a.set_title("perceived safety", fontsize=8)
     lo_, hi_ = a.get_ylim()
     a.set_ylim(lo_ - 0.6 * (hi_ - lo_), hi_)            # room for the legend below the points
     a.legend(fontsize=6.5, loc="lower left")
     a = axes[0, 1]
     lo, hi = poisson_interval(col["incidents"])
     k = col["incidents_per_10k_year"] / np.where(col["incidents"] > 0, col["incidents"], np.nan)
-    _bars(a, mid, col["incidents_per_10k_year"], lo * k, hi * k, fmt="o-", color="tab:red",
-          label="incidents (95 % Poisson interval of the quarter's count)")
+    _bars(a, mid, col["incidents_per_10k_year"], lo * k, hi * k, fmt="o-", color="tab:red")
     a.set_ylabel("incidents per 10,000\nresidents a year")
-    a.legend(fontsize=7, loc="best")
+    a.set_title("crime incidents (95 % Poisson interval of the quarter's count)", fontsize=8)
     a = axes[1, 0]
-    a.plot(mid, 100 * col["clearance_rate"], "s-", color="tab:blue", label="clearance (no interval: closed count not stored)")
+    a.plot(mid, 100 * col["clearance_rate"], "s-", color="tab:blue")
     a.set_ylabel("clearance,\n% of closed incidents")
-    a.legend(fontsize=7, loc="best")
+    a.set_title("clearance (no interval: the quarter's closed count is not stored)", fontsize=8)
     a = axes[1, 1]
-    a.plot(mid, col["report_to_resolution_hours_mean"], "o-", color="tab:brown", label="mean (no interval: spread not stored)")
+    a.plot(mid, col["report_to_resolution_hours_mean"], "o-", color="tab:brown")
     a.set_ylabel("report → resolved,\nmean hours")
-    a.legend(fontsize=7, loc="best")
+    a.set_title("resolution time (no interval: the spread is not stored)", fontsize=8)
     a = axes[2, 0]
     p, nres = col["share_settled_in_grid"], col.get("disputes_resolved_in_period", np.full(len(mid), np.nan))
     lo, hi = wilson_interval(p, nres)
-    _bars(a, mid, 100 * p, 100 * lo, 100 * hi, fmt="s-", color="tab:olive",
-          label="settled in the grid (95 % Wilson interval over the quarter's resolved disputes)")
+    _bars(a, mid, 100 * p, 100 * lo, 100 * hi, fmt="s-", color="tab:olive")
     a.set_ylabel("settled inside the grid,\n% of resolved")
-    a.legend(fontsize=7, loc="best")
+    a.set_title("settled in the grid (95 % Wilson interval over the quarter's resolved disputes)", fontsize=8)
     a = axes[2, 1]
-    a.plot(mid, col["cost_yuan_per_resident_year"], "^-", color="tab:green", label="cost (a level, no sampling error)")
+    a.plot(mid, col["cost_yuan_per_resident_year"], "^-", color="tab:green")
     a.set_ylabel("cost, yuan per\nresident a year")
-    a.legend(fontsize=7, loc="best")
+    a.set_title("cost of grid workers and cameras (a level: no sampling error)", fontsize=8)
     a = axes[3, 0]
     a.plot(mid, col["cameras"], "o-", color="tab:gray")
     a.set_ylim(bottom=0)
     a.set_ylabel("cameras\n(quarter's last day)")
+    a.set_title("cameras in place", fontsize=8)
     a = axes[3, 1]
     a.plot(mid, col["grid_workers"], "s-", color="tab:orange")
     a.set_ylim(bottom=0)
     a.set_ylabel("grid workers\n(quarter's last day)")
+    a.set_title("grid workers employed", fontsize=8)
     span = (pd.Timestamp(next(iter(q.values()))["first_date"]), pd.Timestamp(list(q.values())[-1]["last_date"]) + pd.Timedelta(days=1))
     for i, a in enumerate(axes.flat):
         a.set_xlim(*span)                 # the whole observed period, so changes at its ends show

@@ -21,10 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("sim.cli.experiments", "run an experiment (factorial, lhs or sobol design) into a resumable store"),
     "export": ("sim.cli.experiments", "one row per run of a sweep as CSV or Parquet"),
     "plot": ("sim.cli.experiments", "outcome curves, heatmaps and the grid-size threshold of a sweep → DIR/plots/"),
-    "calibrate": ("sim.cli.calibrate", "fit assumed parameters so outcomes match reported figures; write an overlay"),
+    "calibrate": ("sim.cli.calibrate",
+                  "fit assumed parameters to reported figures: ABC-SMC posterior (targets file) or point fit (overlay)"),
     "validate": ("sim.validation.cli",
                  "validation report: Guigang held out, the cities, Sobol sensitivity, mechanism checks"),
-    "bench": ("sim.cli.run", "speed against Mesa's Schelling example, scaling with residents"),
+    "bench": ("sim.cli.run", "speed against Mesa (Schelling; the resident update as plain Mesa agents), scaling"),
     "outcomes": ("sim.cli.run",
                  "the outcome catalogue: every outcome's name, label, unit, better direction, meaning"),
 }

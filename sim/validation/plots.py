@@ -81,10 +81,12 @@ def plot_guigang(res: dict, path: Path) -> None:
     p = pred["predicted"]
     ax[1].errorbar([y15], [100 * fit["model"]], fmt="s", color="C0", label=f"model, fitted ({y15})")
     ax[1].errorbar([y16], [100 * p], yerr=[[100 * (p - lo)], [100 * (hi - p)]], fmt="o", color="C2", capsize=4,
-                   label=f"model, predicted ({y16}): {100 * res['confidence']:g} % interval\n(replicates, fit and survey sampling)")
+                   label=f"model, predicted ({y16}),\n{100 * res['confidence']:g} % interval: replicates,\nfit and survey sampling")
     ax[1].plot([y15, y16], [100 * fit["target"], 100 * comp["level"]["reported"]], "x--", color="C1", ms=8, label="reported")
     ax[1].set(xticks=[y15, y16], xlim=(y15 - 0.5, y16 + 0.5), ylabel=axis_label(pred["outcome"]), title=f"{y16} held out")
-    ax[1].legend(fontsize=7)
+    lo1, hi1 = ax[1].get_ylim()
+    ax[1].set_ylim(lo1 - 0.55 * (hi1 - lo1), hi1)        # room for the legend below the points
+    ax[1].legend(fontsize=7, loc="lower left")
     items = [(comp[k], cases[k]) for k in ("filed", "solved")]
     labels = [axis_label(figure_of(res, c["figure"])["outcome"]).split(" (")[0] for c, _ in items]
     x = np.arange(len(items))
@@ -129,7 +131,7 @@ def plot_cities(res: dict, path: Path) -> None:
     f = c["fangchenggang"]
     _bars(ax[1], [as_points(k, f["change"][k]) for k in ("survey_expected_share_safe", "incidents_per_10k_year",
                                                           "clearance_rate", "detection_rate")],
-          f"Fangchenggang: camera coverage {100 * f['low_coverage']:g} % → {100 * f['file_coverage']:g} %", res.get("confidence", 0.95))
+          f"Fangchenggang: coverage {100 * f['low_coverage']:g} % → {100 * f['file_coverage']:g} %", res.get("confidence", 0.95))
     h = c["huizhou"]
     items = []
     for lab, d in (("file", h["change"]), ("same workforce", h["change_same_workforce"])):
