@@ -8,16 +8,19 @@ Why this design (docs/CALIBRATION.md has the long form):
 - **Exact ABC under a stated error model** (Wilkinson 2013): pyabc's `StochasticAcceptor`
   with a kernel that *is* the likelihood of the reported figures given y(θ) — a normal with
   variance observation + model discrepancy, or for a band (the truth anywhere in [lo, hi]) a
-  uniform convolved with the discrepancy normal.  Temperatures fall geometrically from T₀ to 1
-  (`ListTemperature`); T₀ makes a pilot of prior draws accept at the `acceptance` rate.  The
-  last generation, at T = 1, samples the posterior under that error model.
+  uniform convolved with the discrepancy normal.  Temperatures fall from T₀ (a pilot of prior
+  draws accepts at the `acceptance` rate) by adaptive tempering: each next T is the lowest
+  keeping half the effective sample size when the last population is reweighted (conditional
+  ESS; Jasra et al. 2011, Zhou et al. 2016); the fit ends with a generation at T = 1 (forced at the last allowed generation),
+  which samples the posterior under that error model.  Acceptance is normalised by the
+  highest log density found so far, with pyabc's importance weights correcting any clipping.
 - **Reproducible and resumable.**  `OrderedSampler` draws one seed per particle slot from
   (seed, generation, slot) — not from a global state — and maps the slots, in order, over the
   project's one executor (`Runner.map_function`: local processes or Dask), so the posterior
   is the same for any number of workers.  pyabc writes each finished generation to SQLite in
-  `DIR/abc.db`; the pilot's temperatures are in `DIR/state.json`; nothing else carries state
-  across generations (the acceptor's normalisation comes from the kernel, the transition is
-  fitted to the stored population), so a run killed at any point resumes, from its last
+  `DIR/abc.db`; the pilot is in `DIR/state.json`; every generation's temperature and
+  normaliser are computed from those stored data alone (one `ABCSMC.run` per generation; the
+  transition is fitted to the stored population), so a run killed at any point resumes, from its last
   finished generation, to the same posterior as an uninterrupted one.
 """
 
@@ -158,7 +161,7 @@ def _slot(payload: bytes, seed: int):
             return sample, n
 
 
-def make_sampler(runner: Runner, seed: int, on_generation: Callable[[int, int], None] | None = None):
+def make_sampler(runner: Runner, seed: int):
     from pyabc.sampler import Sampler
 
     class OrderedSampler(Sampler):
@@ -173,8 +176,6 @@ def make_sampler(runner: Runner, seed: int, on_generation: Callable[[int, int], 
             for s, _ in out:
                 sample += s
             self.nr_evaluations_ = int(sum(k for _, k in out))
-            if on_generation:
-                on_generation(t, self.nr_evaluations_)
             return sample
 
     return OrderedSampler()
@@ -194,34 +195,55 @@ def pilot(targets: Targets, model: ParticleModel, n: int, runner: Runner) -> lis
     return runner.map_function(functools.partial(_theta_loglik, model, targets.fitted), thetas)
 
 
-def temperatures(loglik: list[float], pdf_max: float, generations: int, acceptance: float) -> list[float]:
-    """T₀ such that the pilot accepts at `acceptance` (mean of exp((ℓ − ℓmax)/T)), then geometric to 1."""
-    d = np.minimum(np.asarray(loglik, float) - pdf_max, 0.0)
+def first_temperature(loglik: list[float], acceptance: float) -> float:
+    """T₀ at which the pilot's draws would be accepted at rate `acceptance` (mean of exp((ℓ − max ℓ)/T))."""
+    d = np.asarray(loglik, float)
+    d = d - d.max()
 
-    def rate(logT: float) -> float:
-        return float(np.mean(np.exp(d / math.exp(logT))))
+    def rate(log_t: float) -> float:
+        return float(np.mean(np.exp(d / math.exp(log_t))))
 
-    if rate(0.0) >= acceptance or generations == 1:
-        t0 = 1.0
-    else:
-        lo, hi = 0.0, 60.0
-        for _ in range(80):
-            mid = (lo + hi) / 2
-            lo, hi = (lo, mid) if rate(mid) >= acceptance else (mid, hi)
-        t0 = math.exp(hi)
-    g = generations
-    return [float(t0 ** ((g - 1 - t) / (g - 1))) if g > 1 else 1.0 for t in range(g)]
+    if rate(0.0) >= acceptance:
+        return 1.0
+    lo, hi = 0.0, 60.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if rate(mid) >= acceptance else (mid, hi)
+    return float(math.exp(hi))
+
+
+def next_temperature(loglik: np.ndarray, weights: np.ndarray, t_prev: float, ess: float) -> float:
+    """The lowest T ≥ 1 at which reweighting the last population from T_prev keeps at least the share
+    `ess` of its effective sample size (the conditional ESS of Zhou, Johansen & Aston 2016; adaptive
+    tempering, Jasra et al. 2011): computed from the stored population alone."""
+    ll, w = np.asarray(loglik, float), np.asarray(weights, float)
+    keep = w > 0
+    ll, logw = ll[keep], np.log(w[keep])
+
+    def ess_at(temp: float) -> float:
+        a = logw + ll * (1.0 / temp - 1.0 / t_prev)
+        v = np.exp(a - a.max())
+        return float(v.sum() ** 2 / (v ** 2).sum())
+
+    goal = ess * ess_at(t_prev)
+    if ess_at(1.0) >= goal:
+        return 1.0
+    lo, hi = 0.0, math.log(t_prev)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if ess_at(math.exp(mid)) < goal else (lo, mid)
+    return float(max(1.0, math.exp(hi)))
 
 
 # --------------------------------------------------------------------------- digests, state
 def digests(targets: Targets, settings: dict[str, Any]) -> dict[str, str]:
-    from ..experiments.runner import code_digest, model_code
+    from ..experiments.runner import code_digest
 
     def h(obj) -> str:
         return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     return {"targets file": h(targets.text), "scenario": h(targets.scenario.flat()), "settings": h(settings),
-            "model code": code_digest(model_code())[:16]}
+            "model code": code_digest()[:16]}       # the code this process loaded (computed once)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -253,15 +275,32 @@ def check_state(out: Path, dig: dict[str, str]) -> dict | None:
         return None
     changed = [k for k in dig if state.get("digests", {}).get(k) != dig[k]]
     if changed:
-        raise CalibrationMismatch(f"{out}: holds a calibration with a different {', '.join(changed)}; "
+        raise CalibrationMismatch(f"{out}: holds another calibration (changed: {', '.join(changed)}); "
                                   "use another --out, or delete the directory to start again")
     return state
 
 
 # --------------------------------------------------------------------------- the fit
+#: share of the effective sample size kept when the last population is reweighted to the next temperature
+ESS_STEP = 0.5
+
+
+def _schedule(history, state: dict, t: int, max_generations: int) -> tuple[float, float]:
+    """(temperature, log-density normaliser) of generation t from stored data only (resume-safe)."""
+    if t == 0:
+        return state["t0"], max(state["pilot_loglik"])
+    df = history.get_weighted_distances(t=t - 1)
+    ll, w = df["distance"].to_numpy(float), df["w"].to_numpy(float)
+    prev = history.get_all_populations()
+    t_prev = float(prev.loc[prev["t"] == t - 1, "epsilon"].iloc[0])
+    norms = [max(state["pilot_loglik"])] + [float(history.get_weighted_distances(t=k)["distance"].max()) for k in range(t)]
+    temp = 1.0 if t == max_generations - 1 else next_temperature(ll, w, t_prev, ESS_STEP)
+    return temp, float(max(norms))
+
+
 def run_abc(targets: Targets, out: Path, settings, runner: Runner, say: Callable[[str], None] = lambda s: None,
             quick: bool = False) -> dict:
-    """Fit (or resume) into `out`; return the record calibration.json is made from (outputs: `sim.analysis.calibration_out`)."""
+    """Fit (or resume) into `out`, one generation per `ABCSMC.run`, until a generation at T = 1 is done."""
     import pyabc
     from pyabc.acceptor import pdf_norm_from_kernel
 
@@ -273,41 +312,48 @@ def run_abc(targets: Targets, out: Path, settings, runner: Runner, say: Callable
     state = check_state(out, dig)
     fitted = targets.fitted
     model = ParticleModel(targets, settings.replicates)
-    kernel = make_kernel(fitted)
     if state is None:
-        say(f"pilot: {settings.particles} prior draws × {settings.replicates} replicate(s) to set the first temperature")
+        say(f"pilot: {settings.particles} prior draws × {settings.replicates} replicate(s) set the first temperature")
+        t_pilot = time.perf_counter()
         ll = pilot(targets, model, settings.particles, runner)
-        temps = temperatures(ll, kernel.pdf_max, settings.generations, settings.acceptance)
-        state = {"digests": dig, "settings": cfg, "quick": quick, "temperatures": temps, "pilot_evaluations": len(ll),
-                 "pilot_loglik": ll, "abc_id": None, "seconds": 0.0}
+        state = {"digests": dig, "settings": cfg, "quick": quick, "t0": first_temperature(ll, settings.acceptance),
+                 "pilot_evaluations": len(ll), "pilot_loglik": ll, "abc_id": None,
+                 "seconds": time.perf_counter() - t_pilot, "schedule": []}
         write_json(out / "state.json", state)
-    temps = state["temperatures"]
     prior = pyabc.Distribution(**{p.key: pyabc.RV("uniform", p.prior[0], p.prior[1] - p.prior[0]) for p in targets.params})
-
-    def on_generation(t: int, evals: int) -> None:
-        if t >= 0:
-            say(f"generation {t + 1}/{len(temps)}: temperature {temps[t]:.4g}, {evals} evaluations")
-
-    abc = pyabc.ABCSMC(model, prior, kernel, population_size=settings.particles,
-                       sampler=make_sampler(runner, targets.seed, on_generation),
-                       acceptor=pyabc.StochasticAcceptor(pdf_norm_method=pdf_norm_from_kernel),
-                       eps=pyabc.ListTemperature(values=temps))
     db = "sqlite:///" + str((out / "abc.db").resolve())
-    done = 0
-    if state.get("abc_id") is not None:
-        history = abc.load(db, state["abc_id"])
-        done = history.max_t + 1
-        if done:
-            say(f"resuming {out}: {done} of {len(temps)} generations already finished")
-    else:
-        history = abc.new(db, observed_of(fitted))
-        state["abc_id"] = history.id
+    history = None
+    if state["abc_id"] is not None:
+        history = pyabc.History(db, _id=state["abc_id"])
+        if history.max_t >= 0:
+            say(f"resuming {out}: {history.max_t + 1} generation(s) already finished")
+    while True:
+        t = 0 if history is None else history.max_t + 1
+        if t > 0:
+            pops = history.get_all_populations()
+            if float(pops.loc[pops["t"] == t - 1, "epsilon"].iloc[0]) <= 1.0 or t >= settings.generations:
+                break
+        temp, norm = _schedule(history, state, t, settings.generations)
+        temps = [float(x) for x in (history.get_all_populations().query("t >= 0")["epsilon"] if t else [])] + [temp]
+        kernel = make_kernel(fitted)
+        kernel.pdf_max = norm
+        t_gen = time.perf_counter()
+        abc = pyabc.ABCSMC(model, prior, kernel, population_size=settings.particles,
+                           sampler=make_sampler(runner, targets.seed),
+                           acceptor=pyabc.StochasticAcceptor(pdf_norm_method=pdf_norm_from_kernel),
+                           eps=pyabc.ListTemperature(values=temps))
+        if history is None:
+            history = abc.new(db, observed_of(fitted))
+            state["abc_id"] = history.id
+            write_json(out / "state.json", state)
+        else:
+            abc.load(db, state["abc_id"])
+        history = abc.run(max_nr_populations=1)
+        state["seconds"] = float(state.get("seconds", 0.0)) + (time.perf_counter() - t_gen)
+        state["schedule"] = state["schedule"][:t] + [{"t": t, "temperature": temp, "log_density_norm": norm}]
         write_json(out / "state.json", state)
-    t_run = time.perf_counter()
-    if done < len(temps):
-        history = abc.run(max_nr_populations=len(temps) - done)
-    state["seconds"] = float(state.get("seconds", 0.0)) + (time.perf_counter() - t_run)
-    write_json(out / "state.json", state)
+        pops = history.get_all_populations()
+        say(f"generation {t + 1}: temperature {temp:.4g}, {int(pops.loc[pops['t'] == t, 'samples'].iloc[0])} evaluations")
     return {"history": history, "state": state, "seconds_this_call": time.perf_counter() - t_start}
 
 

@@ -220,6 +220,13 @@ def _error_of_figure(fig) -> dict:
     return {"survey_n": e.survey_n} if e.survey_n is not None else {"tolerance": e.tolerance}
 
 
+def _period(scenario: Scenario, label: str, where: str) -> None:
+    try:
+        year_bounds(scenario, label)
+    except TargetsError as exc:
+        raise TargetsError(f"{where}: {exc}") from None
+
+
 def _resolve(spec: TargetSpec, figures, scenario: Scenario, where: str) -> Target:
     fig = None
     if spec.figure is not None:
@@ -237,7 +244,7 @@ def _resolve(spec: TargetSpec, figures, scenario: Scenario, where: str) -> Targe
         raise TargetsError(f"{where}: give outcome (an outcome key of `gridsim outcomes`)")
     if outcome not in OUTCOMES:
         raise TargetsError(f"{where}: outcome {outcome!r} is not in sim.catalogue.OUTCOMES{suggest(outcome, OUTCOMES)}")
-    year_bounds(scenario, spec.period)
+    _period(scenario, spec.period, where)
     change = spec.change
     if change is None and fig is not None and fig.change:
         change = "relative" if "relative" in fig.unit else "difference"
@@ -247,7 +254,7 @@ def _resolve(spec: TargetSpec, figures, scenario: Scenario, where: str) -> Targe
             if spec.period == RUN or not spec.period.isdigit():
                 raise TargetsError(f"{where}: a change needs change_from (the period it is a change on)")
             change_from = str(int(spec.period) - 1)
-        year_bounds(scenario, change_from)
+        _period(scenario, change_from, where)
     if spec.value is not None and fig is not None:
         raise TargetsError(f"{where}: give value or figure, not both")
     value = spec.value if fig is None else (None if getattr(fig, "masked", False) else fig.value)

@@ -1,4 +1,9 @@
-"""`gridsim calibrate`: the command line of `sim.analysis.calibration`."""
+"""`gridsim calibrate`: ABC-SMC on a targets file (sim.analysis.abc), or the old point fit.
+
+`gridsim calibrate TARGETS.yaml [--quick] [--out DIR] [--workers N | --dask ADDR] [--seed S] [--loo] [--quiet]`
+fits a posterior (docs/CALIBRATION.md).  `gridsim calibrate SCENARIO.yaml --target KEY=VALUE …`
+is the earlier point fit with scipy (a scenario overlay): the file is told apart by `--target`.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,18 @@ def default_scale(scenario: Scenario) -> float:
 
 
 def cmd_calibrate(args) -> int:
+    if not args.target:
+        if args.set or args.fit or args.target_se or args.bounds or args.days is not None or args.scale is not None \
+                or args.replicates is not None or args.force or args.no_uncertainty:
+            raise ScenarioError("--set, --fit, --target-se, --bounds, --days, --scale, --replicates, --force and "
+                                "--no-uncertainty belong to the point fit (SCENARIO.yaml --target KEY=VALUE); "
+                                "a targets file says them itself")
+        from .calibrate_abc import cmd_calibrate_targets
+
+        return cmd_calibrate_targets(args)
+    if args.quick or args.loo or args.dask:
+        raise ScenarioError("--quick, --loo and --dask belong to the ABC fit of a targets file, not to --target")
+    args.replicates = 4 if args.replicates is None else args.replicates
     overrides = parse_set(args.set)
     scenario = load_scenario(args.scenario, overrides)
     targets = parse_kv_floats(args.target, "--target")
@@ -29,6 +46,7 @@ def cmd_calibrate(args) -> int:
         raise ScenarioError(f"--scale {scale}: must be in (0, 1]")
     if args.days is not None and args.days < 1:
         raise ScenarioError(f"--days {args.days}: must be at least 1")
+    args.seed = 1000 if args.seed is None else args.seed
     check_seed(args.seed)
     if args.replicates < 1:
         raise ScenarioError(f"--replicates {args.replicates}: must be at least 1")
@@ -69,27 +87,34 @@ def cmd_calibrate(args) -> int:
 
 def add_commands(sub) -> None:
     """Add `gridsim calibrate` to the `gridsim` subparsers."""
-    c = sub.add_parser("calibrate", help="fit assumed parameters so outcomes match reported figures; write an overlay",
-                       description="Fit the parameters no source gives (marked assumption) so that the model's outcomes "
-                                   "match reported figures, with scipy.optimize (bounded), replicates per evaluation and "
-                                   "common random numbers. Writes a scenario overlay (extends: SCENARIO) with provenance.")
-    c.add_argument("scenario", help="scenario YAML to calibrate")
-    c.add_argument("--target", nargs="+", action="extend", required=True, metavar="KEY=VALUE",
-                   help="outcome key = reported value (a trailing %% divides by 100), e.g. survey_expected_share_safe=85.62%%")
+    c = sub.add_parser("calibrate",
+                       help="fit assumed parameters to reported figures: ABC-SMC posterior (targets file) or point fit (overlay)",
+                       description="TARGETS.yaml: a posterior over the assumed parameters the file names, by ABC-SMC "
+                                   "(pyabc) with common random numbers, resumable, with diagnostics and a "
+                                   "posterior-predictive check of every target, held-out ones included "
+                                   "(docs/CALIBRATION.md). SCENARIO.yaml --target KEY=VALUE: the older point fit with "
+                                   "scipy.optimize, writing a scenario overlay (extends: SCENARIO) with provenance.")
+    c.add_argument("scenario", metavar="TARGETS|SCENARIO", help="targets YAML (ABC), or scenario YAML with --target (point fit)")
+    c.add_argument("--target", nargs="+", action="extend", metavar="KEY=VALUE",
+                   help="point fit: outcome key = reported value (a trailing %% divides by 100), e.g. survey_expected_share_safe=85.62%%")
+    c.add_argument("--quick", action="store_true", help="ABC: the file's quick: sizes (fewer particles, generations, replicates)")
+    c.add_argument("--loo", action="store_true", help="ABC: also refit without each fitted target in turn (quick size) and predict it")
+    c.add_argument("--dask", metavar="ADDR", help="ABC: run particles on Dask (local, tcp://HOST:PORT)")
     c.add_argument("--fit", nargs="+", action="extend", metavar="PARAM",
                    help="assumed parameters to fit (default: perception.safety_mean for safety shares, "
                         "staffing.routine_hours_per_1000 for resolution times)")
     c.add_argument("--target-se", nargs="+", action="extend", default=[], metavar="KEY=SE",
                    help="standard error of a target (default: binomial with perception.survey_n for survey shares, else 10%%)")
     c.add_argument("--bounds", nargs="+", action="extend", default=[], metavar="KEY=LO,HI", help="search range of a parameter")
-    c.add_argument("--replicates", type=int, default=4, help="runs per evaluation, same seeds at every evaluation (default 4)")
-    c.add_argument("--seed", type=int, default=1000, help="experiment seed; replicate r runs with sim.execute.replicate_seed(SEED, r) (default 1000)")
+    c.add_argument("--replicates", type=int, default=None, help="point fit: runs per evaluation, same seeds at every evaluation (default 4)")
+    c.add_argument("--seed", type=int, default=None, help="experiment seed; replicate r runs with sim.execute.replicate_seed(SEED, r) (default: the targets file's; 1000 for the point fit)")
     c.add_argument("--days", type=int, help="days per run (default: the scenario's)")
     c.add_argument("--scale", type=float, help="fraction of the town per run (default: about 100,000 residents)")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter of the scenario")
     c.add_argument("--workers", type=int, default=None, help="processes (default: 2, or 1 on a single core)")
     c.add_argument("--force", action="store_true", help="allow fitting documented parameters, or more parameters than targets")
     c.add_argument("--no-uncertainty", action="store_true", help="skip the Jacobian (2 evaluations per parameter)")
-    c.add_argument("--out", help="overlay file to write (default out/calibration/<scenario>.calibrated.yaml)")
-    c.add_argument("--quiet", action="store_true", help="no line per evaluation")
+    c.add_argument("--out", help="ABC: results directory (default out/calibration/<targets stem>/); point fit: overlay file "
+                                 "(default out/calibration/<scenario>.calibrated.yaml)")
+    c.add_argument("--quiet", action="store_true", help="no progress lines")
     c.set_defaults(func=cmd_calibrate)
