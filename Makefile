@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 OUT     ?= out/default
 
-.PHONY: setup chromium run test bench figures clean
+.PHONY: setup chromium run test bench figures figures-posterior clean
 
 $(STAMP): pyproject.toml .ci/find-python
 	@PYBIN=$$(.ci/find-python) || exit 1; \
@@ -55,7 +55,8 @@ FIG_EXPS  := grid_size fulltime_ratio cameras levers_lhs
 # what `figures` copies into docs/figures/ (stamped with the sweeps' model code: tests/test_figures_stamp.py)
 FIG_FILES := $(addprefix docs/figures/,grid_size_curves.png grid_size_threshold.png grid_size_daily.png \
                fulltime_ratio_curves.png cameras_curves.png lhs_residents_per_grid.png lhs_fulltime_ratio.png \
-               lhs_camera_coverage.png grid_size_thresholds.csv)
+               lhs_camera_coverage.png grid_size_thresholds.csv grid_size_paired.png fulltime_ratio_paired.png \
+               cameras_paired.png cost_per_point.md cost_per_point.csv)
 
 figures: $(STAMP)        ## sweep the canonical experiments, plot them, copy the key curves to docs/figures/
 	@set -e; for e in $(FIG_EXPS); do \
@@ -72,5 +73,29 @@ figures: $(STAMP)        ## sweep the canonical experiments, plot them, copy the
 	cp out/sweeps/levers_lhs/plots/curves_fulltime_ratio.png docs/figures/lhs_fulltime_ratio.png
 	cp out/sweeps/levers_lhs/plots/curves_camera_coverage.png docs/figures/lhs_camera_coverage.png
 	cp out/sweeps/grid_size/plots/thresholds.csv docs/figures/grid_size_thresholds.csv
+	cp out/sweeps/grid_size/plots/paired_residents_per_grid.png docs/figures/grid_size_paired.png
+	cp out/sweeps/fulltime_ratio/plots/paired_fulltime_ratio.png docs/figures/fulltime_ratio_paired.png
+	cp out/sweeps/cameras/plots/paired_camera_coverage.png docs/figures/cameras_paired.png
+	$(PY) experiments/cost_per_point.py out/sweeps --out docs/figures/cost_per_point.md --csv docs/figures/cost_per_point.csv
 	$(PY) -m sim.experiments.stamp docs/figures/MODEL_CODE.json $(addprefix out/sweeps/,$(FIG_EXPS)) \
 	  --command "make figures FIG_SCALE=$(FIG_SCALE) FIG_DAYS=$(FIG_DAYS)" --files $(FIG_FILES)
+
+# ---- the same one-lever sweeps over the calibration's posterior (issue 13): one posterior draw per
+# replicate, the same at every point; bands over draws and replicates; the cost table with 90 %
+# intervals over draws and P(one lever buys a point more cheaply than another).
+POSTERIOR ?= out/calibration/guigang_2015
+POST_REPS ?= 40
+POST_EXPS := grid_size fulltime_ratio cameras
+
+figures-posterior: $(STAMP)  ## the one-lever sweeps over $(POSTERIOR), their plots, the cost table with 90 % intervals
+	@test -f $(POSTERIOR)/posterior.parquet || { echo "make: no $(POSTERIOR)/posterior.parquet: run gridsim calibrate first, or give POSTERIOR=DIR"; exit 2; }
+	@set -e; for e in $(POST_EXPS); do \
+	  $(VENV)/bin/gridsim sweep experiments/$$e.yaml --posterior $(POSTERIOR) --replicates $(POST_REPS) --out out/sweeps-posterior/$$e --scale $(FIG_SCALE) --days $(FIG_DAYS) --replace --quiet; \
+	  $(VENV)/bin/gridsim plot out/sweeps-posterior/$$e; \
+	done
+	@mkdir -p docs/figures
+	$(PY) experiments/cost_per_point.py out/sweeps-posterior --out docs/figures/cost_per_point_posterior.md --csv docs/figures/cost_per_point_posterior.csv
+	cp out/sweeps-posterior/grid_size/plots/curves_residents_per_grid.png docs/figures/grid_size_curves_posterior.png
+	cp out/sweeps-posterior/grid_size/plots/paired_residents_per_grid.png docs/figures/grid_size_paired_posterior.png
+	cp out/sweeps-posterior/fulltime_ratio/plots/paired_fulltime_ratio.png docs/figures/fulltime_ratio_paired_posterior.png
+	cp out/sweeps-posterior/cameras/plots/paired_camera_coverage.png docs/figures/cameras_paired_posterior.png
