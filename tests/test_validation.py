@@ -140,7 +140,7 @@ def tiny_validation(tmp_path_factory):
     before = snapshot(DOCS)
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(PRESETS, "quick", PRESETS["tiny"])
-        rc = main(["validate", "--quick", "--out", str(out), "--quiet"])
+        rc = main(["validate", "--quick", "--out", str(out), "--quiet", "--calibration", str(out.parent / "no-calibration")])
     assert rc == 0
     return out, json.loads((out / "validation.json").read_text(encoding="utf-8")), before
 
@@ -289,6 +289,60 @@ def test_sections_rerun_keeps_the_others_with_their_stamps(tiny_validation, tmp_
             assert new[name] == res[name] and new["section_stamps"][name] == res["section_stamps"][name]
     assert new["section_stamps"]["queueing"]["generated"] >= res["section_stamps"]["queueing"]["generated"]
     assert (again / "guigang.png").exists() and "| queueing |" in (again / "REPORT.md").read_text(encoding="utf-8")
+
+
+def _fake_calibration(d: Path, model_code: str) -> Path:
+    """The two files `gridsim calibrate` leaves that the report reads (a made-up posterior)."""
+    d.mkdir(parents=True)
+    held = {"guigang_2016_safety": {"outcome": "survey_expected_share_safe", "change": None, "predicted": 0.84,
+                                    "interval": [0.81, 0.87], "reported": 0.8962, "fitted": False, "inside": False}}
+    target = {"period": "2016", "change_from": None, **held["guigang_2016_safety"]}
+    (d / "calibration.json").write_text(json.dumps({
+        "targets_file": "targets/x.yaml", "scenario": "s.yaml", "scale": 0.005, "replicates": 2, "particles": 100,
+        "quick": False, "evaluations": 2345, "seconds": 1200.0, "model_code": model_code,
+        "generations": [{"t": 0, "temperature": 9.0, "evaluations": 400, "acceptance_rate": 0.25, "ess": 100.0},
+                        {"t": 1, "temperature": 1.0, "evaluations": 500, "acceptance_rate": 0.2, "ess": 61.0}],
+        "posterior_summary": [{"parameter": "perception.safety_mean", "prior": [0.3, 0.8], "default": 0.55,
+                               "median": 0.61, "ci90": [0.58, 0.65], "ci90_share_of_prior": 0.14}],
+        "held_out": held}), encoding="utf-8")
+    (d / "predictive.json").write_text(json.dumps({"draws": 60, "interval": "95 %", "targets": {
+        "guigang_2016_safety": target}}), encoding="utf-8")
+    return d
+
+
+def test_the_report_shows_a_calibrations_posterior_and_its_held_out_check(tiny_validation, tmp_path):
+    """`--sections calibration --calibration DIR` reads the posterior (runs nothing) into the report."""
+    import shutil
+
+    from sim.experiments.runner import code_digest
+
+    out, _, _ = tiny_validation
+    again = tmp_path / "v"
+    shutil.copytree(out, again)
+    fake = _fake_calibration(tmp_path / "cal", code_digest())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(PRESETS, "quick", PRESETS["tiny"])
+        assert main(["validate", "--quick", "--out", str(again), "--sections", "calibration", "--calibration", str(fake),
+                     "--quiet"]) == 0
+    res = json.loads((again / "validation.json").read_text(encoding="utf-8"))
+    assert res["timings"]["calibration"]["runs"] == 0 and res["calibration"]["same_model_code"] is True
+    assert res["calibration"]["held_out"]["guigang_2016_safety"]["fitted"] is False
+    text = (again / "REPORT.md").read_text(encoding="utf-8")
+    assert "## Calibration: the posterior" in text and "**61.0 of 100** (61%)" in text
+    assert "| guigang_2016_safety | 2016 | **held out** | 84.00 % | 81.00 % – 87.00 % | 89.62 % | **no** |" in text
+    # the Guigang section's own held-out record, in the shape the calibration's uses
+    g16 = res["guigang_2016"]
+    assert g16["fitted"] is False and g16["reported"] == pytest.approx(0.8962) and len(g16["interval"]) == 2
+
+
+def test_a_posterior_from_other_model_code_is_flagged(tmp_path):
+    from sim.validation.posterior import calibration_check, calibration_markdown
+
+    c = calibration_check(_fake_calibration(tmp_path / "cal", "0" * 64))
+    lines: list[str] = []
+    calibration_markdown({"calibration": c}, lines.append, "")
+    assert c["same_model_code"] is False and any("**not** the same as this report" in x for x in lines)
+    assert calibration_check(tmp_path / "nothing") == {"missing": str(tmp_path / "nothing")}
 
 
 @pytest.mark.parametrize("arg", ["nope", "", "guigang,nope"])

@@ -22,7 +22,7 @@ from .suite import SECTIONS, check_out_dir, run_validation
 DOCS = ROOT / "docs"
 DOCS_PAGE, DOCS_DIR = DOCS / "VALIDATION.md", DOCS / "validation"
 #: what --docs copies besides the report
-PUBLISHED = ("*.png", "validation.json", "*.calibrated.yaml", "*.calibrated.json", "*.predicted.yaml")
+PUBLISHED = ("*.png", "validation.json", "*.calibrated.yaml", "*.calibrated.json")
 
 
 def default_out(quick: bool) -> Path:
@@ -101,7 +101,8 @@ def cmd_validate(args) -> int:
     check_out_dir(out)
     check_memory(settings, args.workers)
     say = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
-    res = run_validation(out, settings, workers=args.workers, say=say, sections=parse_sections(args.sections))
+    res = run_validation(out, settings, workers=args.workers, say=say, sections=parse_sections(args.sections),
+                         calibration=Path(args.calibration) if args.calibration else None)
     print(f"validation ({settings.name}): {res['runs']:,} runs, {res['wall_minutes']:.1f} min → {out}/REPORT.md")
     g = res.get("guigang")
     if g:
@@ -129,5 +130,8 @@ def add_commands(sub) -> None:
     v.add_argument("--sections", metavar="S,S", default=None,
                    help=f"run only these sections ({', '.join(SECTIONS)}); the others are kept from the validation "
                         "already in --out, each marked with when and with which model code it was computed")
+    v.add_argument("--calibration", metavar="DIR", default=None,
+                   help="the posterior the report shows (a `gridsim calibrate TARGETS.yaml` directory; "
+                        "default out/calibration/guigang_2015)")
     v.add_argument("--quiet", action="store_true", help="no progress lines")
     v.set_defaults(func=cmd_validate)

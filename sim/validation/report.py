@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .extras import outcome_info
 from .plots import draw_all, figure_of
+from .posterior import calibration_markdown
 from .report_checks import cities_section, levels_section, mechanism_section, sensitivity_section
 from .report_format import ci, figure_table, label_of, num, ok, pct, pts, value_text
 
@@ -181,6 +182,8 @@ def report_markdown(res: dict, figure_dir: str = "") -> str:
     headline(res, w)
     if "guigang" in res:
         guigang_section(res, w, figure_dir)
+    if "calibration" in res:
+        calibration_markdown(res, w, figure_dir)
     if "cities" in res:
         cities_section(res, w, figure_dir)
     if "levels" in res:
@@ -198,7 +201,7 @@ def report_markdown(res: dict, figure_dir: str = "") -> str:
     w("| section | wall (s) | runs | run-seconds | computed | model code |\n|---|---|---|---|---|---|")
     for k, v in res.get("timings", {}).items():
         st = stamps.get(k, {})
-        code = (st.get("model_code") or "unknown")[:12]
+        code = f"`{st['model_code'][:12]}`" if st.get("model_code") else "unknown"
         w(f"| {k} | {v['seconds']:.0f} | {v['runs']} | {v['run_seconds']:.0f} | {st.get('generated') or res.get('generated', '')} | {code} |")
     w("")
     return "\n".join(lines) + "\n"

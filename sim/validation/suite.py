@@ -24,23 +24,26 @@ from .figures import Figures, load_figures
 from .guigang import guigang_check
 from .levels import levels
 from .levers import lever_checks
+from .posterior import calibration_check, held_out_record
 from .queues import queue_checks
 from .sensitivity import sensitivity
 from .settings import Settings
 from .stats import CONFIDENCE
 
-SECTIONS = ("guigang", "cities", "levels", "sensitivity", "queueing", "levers")
+SECTIONS = ("guigang", "calibration", "cities", "levels", "sensitivity", "queueing", "levers")
 SCENARIOS = ROOT / "scenarios"
 SCENARIO_FILES = ("default", "guigang_2015", "guigang_2016", "jincheng", "fangchenggang", "huizhou", "laibin")
 
 
 def run_checks(settings: Settings, runner: Runner, figures: Figures, *, out: Path | None = None,
-               sections: tuple[str, ...] = SECTIONS, say: Callable[[str], None] = lambda s: None) -> dict:
+               sections: tuple[str, ...] = SECTIONS, say: Callable[[str], None] = lambda s: None,
+               calibration: Path | None = None) -> dict:
     """The results dict of the chosen sections (timings included)."""
     base = load_scenario(SCENARIOS / "default.yaml")
     results: dict[str, Any] = {"timings": {}, "scenario_files": {
         name: {"warmup_days": load_scenario(SCENARIOS / f"{name}.yaml").warmup_days} for name in SCENARIO_FILES}}
     jobs = {"guigang": lambda: guigang_check(settings, runner, figures, out=out, say=say),
+            "calibration": lambda: calibration_check(calibration, out=out),
             "cities": lambda: city_checks(settings, runner, figures, say=say),
             "levels": lambda: levels(settings, runner, say=say),
             "sensitivity": lambda: sensitivity(settings, runner, base, say=say),
@@ -71,7 +74,7 @@ def check_out_dir(out: Path) -> None:
 
 def run_validation(out: str | Path, settings: Settings, workers: int | None = None, *,
                    say: Callable[[str], None] = lambda s: None, sections: tuple[str, ...] = SECTIONS,
-                   figures: Figures | None = None) -> dict:
+                   figures: Figures | None = None, calibration: Path | None = None) -> dict:
     """Run the sections and write validation.json, REPORT.md and the figures into `out` (only)."""
     from ..run import _jsonable, atomic_directory, versions
     from .report import write_report
@@ -87,18 +90,22 @@ def run_validation(out: str | Path, settings: Settings, workers: int | None = No
     with atomic_directory(out, keep_previous=False) as tmp:
         if kept:
             for f in out.iterdir():           # the kept sections' files (overlays) come along
-                if f.is_file() and f.name not in ("validation.json", "REPORT.md") and not f.name.endswith(".png"):
+                if f.is_file() and f.name not in ("validation.json", "REPORT.md") and (
+                        not f.name.endswith(".png") or f.name.startswith("calibration_")):
                     shutil.copy2(f, tmp / f.name)
         with Runner(workers) as runner:
             stamp = {"generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "model_code": code_digest()}
             results = {"settings": asdict(settings), "versions": versions(), "confidence": CONFIDENCE,
                        "generated": stamp["generated"], "workers": runner.workers,
                        "figures": figures.to_list(), "figures_file": figures.origin}
-            results.update(run_checks(settings, runner, figures, out=tmp, sections=sections, say=say))
+            results.update(run_checks(settings, runner, figures, out=tmp, sections=sections, say=say,
+                                      calibration=calibration))
             results["runs"], results["run_seconds"] = runner.runs, runner.run_seconds
         results["section_stamps"] = {name: stamp for name in sections}
         if kept:
             merge_kept(results, kept)
+        if "guigang" in results:
+            results["guigang_2016"] = held_out_record(results["guigang"])
         results["wall_seconds"] = time.perf_counter() - t0
         results["wall_minutes"] = results["wall_seconds"] / 60.0
         results = _jsonable(results)
