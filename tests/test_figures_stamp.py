@@ -26,9 +26,11 @@ def test_docs_figures_come_from_the_current_model_code():
 
 def test_the_makefile_stamps_every_figure_it_copies():
     text = (ROOT / "Makefile").read_text()
-    copied = {line.split()[-1] for line in text.splitlines() if line.strip().startswith("cp out/sweeps/")}
+    figures = text[text.index("\nfigures:"):text.index("\n\n", text.index("\nfigures:"))]
+    copied = {line.split()[-1] for line in figures.splitlines() if line.strip().startswith("cp out/sweeps/")}
+    copied |= set(re.findall(r"--(?:out|csv) (docs/figures/\S+)", figures))       # tables written there
     block = text[text.index("FIG_FILES :="):text.index("\n\n", text.index("FIG_FILES :="))]
-    stamped = {f"docs/figures/{name}" for name in re.findall(r"\w+\.(?:png|csv)", block)}
+    stamped = {f"docs/figures/{name}" for name in re.findall(r"\w+\.(?:png|csv|md)", block)}
     assert copied and copied == stamped
     assert "-m sim.experiments.stamp docs/figures/MODEL_CODE.json" in text
 
