@@ -39,7 +39,9 @@ def fingerprint(m) -> str:
             h.update(np.ascontiguousarray(getattr(t, k)[: t.n]).tobytes())
     for a in (m.population.safety, m.population.trust, m.population.victim_memory, m.population.dispute_memory):
         h.update(a.tobytes())
-    h.update(json.dumps(m.perception.survey, sort_keys=True).encode())
+    # each survey as recorded at the pin (`expected_share_safe`, a quantity derived without a draw, came later)
+    h.update(json.dumps([{k: v for k, v in x.items() if k != "expected_share_safe"} for x in m.perception.survey],
+                        sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 

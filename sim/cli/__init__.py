@@ -25,7 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                   "fit assumed parameters to reported figures: ABC-SMC posterior (targets file) or point fit (overlay)"),
     "validate": ("sim.validation.cli",
                  "validation report: Guigang held out, the cities, Sobol sensitivity, mechanism checks"),
-    "bench": ("sim.cli.run", "speed against Mesa (Schelling; the resident update as plain Mesa agents), scaling"),
+    "bench": ("sim.cli.run", "speed against Mesa (Schelling; the daily resident update as plain Mesa agents) "
+                             "and scaling with residents"),
     "outcomes": ("sim.cli.run",
                  "the outcome catalogue: every outcome's name, label, unit, better direction, meaning"),
 }
