@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 OUT     ?= out/default
 
-.PHONY: setup chromium run test bench figures figures-posterior clean
+.PHONY: setup chromium run test bench figures figures-posterior calibration clean
 
 $(STAMP): pyproject.toml .ci/find-python
 	@PYBIN=$$(.ci/find-python) || exit 1; \
@@ -80,17 +80,25 @@ figures: $(STAMP)        ## sweep the canonical experiments, plot them, copy the
 	$(PY) -m sim.experiments.stamp docs/figures/MODEL_CODE.json $(addprefix out/sweeps/,$(FIG_EXPS)) \
 	  --command "make figures FIG_SCALE=$(FIG_SCALE) FIG_DAYS=$(FIG_DAYS)" --files $(FIG_FILES)
 
+# ---- the Guigang posterior (issue 13): the full ABC-SMC fit (resumes if interrupted: run it again),
+# then published to docs/calibration/guigang_2015 (what validation and figures-posterior read by default).
+CAL_OUT := out/calibration/guigang_2015
+calibration: $(STAMP)    ## fit targets/guigang_2015.yaml (ABC-SMC, ~30-40 min on 2 idle cores) and publish it to docs/calibration/
+	$(VENV)/bin/gridsim calibrate targets/guigang_2015.yaml --workers 2 --out $(CAL_OUT)
+	@mkdir -p docs/calibration/guigang_2015
+	cp $(CAL_OUT)/*.parquet $(CAL_OUT)/*.json $(CAL_OUT)/*.csv $(CAL_OUT)/*.png $(CAL_OUT)/abc.db docs/calibration/guigang_2015/
+
 # ---- the same one-lever sweeps over the calibration's posterior (issue 13): one posterior draw per
 # replicate, the same at every point; bands over draws and replicates; the cost table with 90 %
 # intervals over draws and P(one lever buys a point more cheaply than another).
-POSTERIOR ?= out/calibration/guigang_2015
+POSTERIOR ?= docs/calibration/guigang_2015
 POST_REPS ?= 40
 POST_EXPS := grid_size fulltime_ratio cameras
 
 figures-posterior: $(STAMP)  ## the one-lever sweeps over $(POSTERIOR), their plots, the cost table with 90 % intervals
 	@test -f $(POSTERIOR)/posterior.parquet || { echo "make: no $(POSTERIOR)/posterior.parquet: run gridsim calibrate first, or give POSTERIOR=DIR"; exit 2; }
 	@set -e; for e in $(POST_EXPS); do \
-	  $(VENV)/bin/gridsim sweep experiments/$$e.yaml --posterior $(POSTERIOR) --replicates $(POST_REPS) --out out/sweeps-posterior/$$e --scale $(FIG_SCALE) --days $(FIG_DAYS) --replace --quiet; \
+	  $(VENV)/bin/gridsim sweep experiments/posterior/$$e.yaml --posterior $(POSTERIOR) --replicates $(POST_REPS) --out out/sweeps-posterior/$$e --scale $(FIG_SCALE) --days $(FIG_DAYS) --replace --quiet; \
 	  $(VENV)/bin/gridsim plot out/sweeps-posterior/$$e; \
 	done
 	@mkdir -p docs/figures

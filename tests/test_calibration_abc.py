@@ -187,8 +187,8 @@ def test_resume_after_interruption_gives_the_uninterrupted_posterior(base_fit, t
     _, full, _ = base_fit
     real = abcmod.make_sampler
 
-    def dying(runner, seed):
-        s = real(runner, seed)
+    def dying(runner, seed, say=lambda s: None):
+        s = real(runner, seed, say)
         inner = s.sample_until_n_accepted
 
         def until(n, simulate_one, t, **kw):
@@ -303,3 +303,77 @@ def test_weights_do_not_collapse_with_ten_parameters_and_a_posterior_at_a_prior_
     p = posterior_frame(res["history"], [x.key for x in t.params])
     gap = p["ladder.retry_gap_hours"]
     assert weighted_quantiles(gap, p["weight"], (0.95,))[0] < 8 + 0.25 * 64     # against its lower edge (prior 8–72)
+
+
+# --------------------------------------------------------------------------- held-out periods: one trajectory run
+def test_held_out_changes_are_read_from_one_whole_trajectory_run():
+    """A 2015 → 2016 change is the change inside one run of the whole trajectory (calendar years of
+    `sim.outcomes.periods`), with the draw's new seed; the fitted 2015 targets come from the fit's own
+    run of 2015.  One draw, so the predictive median is that draw's value exactly."""
+    from sim.analysis.calibration_out import PREDICT_STREAM, predictive, trajectory_scenario
+    from sim.execute import replicate_seed
+    from sim.outcomes import periods
+    from sim.validation.figures import load_figures
+
+    figures = load_figures()
+    t, _ = load_targets(ROOT / "targets" / "guigang_2015.yaml", figures.masked())
+    t = t.model_copy(update={"scale": 0.001})
+    theta = {p.key: float(np.mean(p.prior)) for p in t.params}
+    post = pd.DataFrame([{**theta, "weight": 1.0}])
+    with Runner(1) as r:
+        pred = predictive(t, post, 1, r, figures)
+    assert pred["runs"] == 2 and len(pred["runs_per_draw"]) == 2
+    seed = replicate_seed(t.seed, 0, point=PREDICT_STREAM)
+    from sim.execute import execute
+
+    res = execute(trajectory_scenario(t).with_overrides(theta, "test"), seed, extras=(lambda m: periods(m, ("year",)),))
+    per = next(iter(res.extras.values()))
+    for tid, key in (("guigang_2016_cases_solved_change", "incidents_cleared"),
+                     ("guigang_2016_safety_change", "survey_expected_share_safe")):
+        rec = pred["targets"][tid]
+        want = per["2016"][key] / per["2015"][key] - 1 if rec["change"] == "relative" else per["2016"][key] - per["2015"][key]
+        assert rec["predicted"] == pytest.approx(want, rel=1e-12, abs=1e-12), tid
+    assert pred["targets"]["guigang_2016_safety"]["predicted"] == pytest.approx(per["2016"]["survey_expected_share_safe"])
+
+
+def test_a_target_outside_the_fit_period_needs_a_per_period_outcome():
+    d = targets_dict({"survey_expected_share_safe": 0.8, "trust_mean": 0.6})
+    d["scenario"] = str(ROOT / "scenarios" / "guigang_2015_2016.yaml")
+    for x in d["targets"][:2]:
+        x["period"] = "2015"
+    d["targets"][2] = {"id": "holdout", "figure": "synthetic_holdout", "held_out": True, "period": "2016"}
+    d.pop("overrides")
+    figs = FIGS.replace("synthetic_holdout", outcome="police_response_hours_mean")
+    with pytest.raises(TargetsError, match="has no per-period value") as exc:
+        parse_targets(d, "targets/bad.yaml", figs.masked())
+    assert "\n" not in str(exc.value) and str(exc.value).startswith("targets/bad.yaml")
+
+
+def test_a_generation_cools_by_at_most_max_cooling_and_the_last_allowed_one_reaches_one():
+    """The ESS rule would jump from T 5.88 straight to 1 here (all particles equally likely); the
+    schedule stops at 5.88 / MAX_COOLING, and at the last allowed generation it is 1 whatever the rule."""
+    class History:
+        def get_weighted_distances(self, t):
+            return pd.DataFrame({"distance": np.full(48, -3.0), "w": np.full(48, 1 / 48)})
+
+        def get_all_populations(self):
+            return pd.DataFrame({"t": [-1, 0, 1], "epsilon": [math.inf, 29.5, 5.88]})
+
+    state = {"t0": 29.5, "pilot_loglik": [-5.0, -4.0]}
+    assert abcmod.next_temperature(np.full(48, -3.0), np.full(48, 1 / 48), 5.88, abcmod.ESS_STEP) == 1.0
+    temp, norm = abcmod._schedule(History(), state, 2, max_generations=5)
+    assert temp == pytest.approx(5.88 / abcmod.MAX_COOLING) and norm == -3.0
+    assert abcmod._schedule(History(), state, 2, max_generations=3)[0] == 1.0
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_map_function_reports_each_result_in_order(workers):
+    """The executor's `on_result` hook (a generation's progress lines) sees every result, in order."""
+    seen = []
+    with Runner(workers) as r:
+        out = r.map_function(_square, range(6), on_result=lambda i, v: seen.append((i, v)))
+    assert out == [0, 1, 4, 9, 16, 25] and seen == list(enumerate(out))

@@ -7,9 +7,12 @@ values, priors, settings, per-generation temperature/acceptance/ESS, evaluations
 model code, versions), `predictive.json` / `predictive.csv` (every target, fitted and held
 out, with its 95 % predictive interval including observation error) and the figures.
 
-The predictive check draws parameter sets from the posterior (its own seed stream), runs each
-with new seeds on every period a target needs (the fit period, and each held-out period as
-its own observed year), and only then reads the held-out reported values (`reported_value`).
+The predictive check draws parameter sets from the posterior (its own seed stream) and runs each
+with a new seed twice: the fit period exactly as the fit runs it (the fitted targets' outcomes,
+by the fit's definitions), and the whole trajectory once, from which every other period and
+every change between periods is read (`sim.outcomes.periods`: calendar-year outcomes of one
+run, so a 2015 → 2016 change is paired inside the run, as the validation's Guigang section does).
+Only then are the held-out reported values read (`reported_value`).
 """
 
 from __future__ import annotations
@@ -100,28 +103,43 @@ def _pyabc_version() -> str:
 
 
 # --------------------------------------------------------------------------- predictive check
-def _periods_needed(targets: Targets) -> list[str]:
-    need = [targets.fit_period]
-    for t in targets.targets:
-        for p in (t.period, t.change_from):
-            if p is not None and p not in need:
-                need.append(p)
-    return need
+def _uses_trajectory(targets: Targets, t: Target) -> bool:
+    """A target read from the whole-trajectory run: another period than the fit's, or a change."""
+    return t.change is not None or t.period != targets.fit_period
 
 
-def _draw_runs(targets: Targets, keys: tuple[str, ...], periods: list[str], arg: tuple[int, dict]) -> dict:
-    """One posterior draw, one new seed, every period it needs: {period: {outcome: value}}."""
+def trajectory_scenario(targets: Targets):
+    """The targets' scenario whole (every dated change), at the fit scale."""
+    return targets.scenario.with_overrides({"scale": targets.scale}, f"{targets.path} (whole trajectory)")
+
+
+def _year_periods(model) -> dict[str, dict]:
+    """Calendar-year outcomes of a finished run (a `RunSpec` extra)."""
+    from ..outcomes import periods
+
+    return periods(model, ("year",))
+
+
+def _draw_runs(targets: Targets, keys: tuple[str, ...], trajectory: bool, arg: tuple[int, dict]) -> dict:
+    """One posterior draw, one new seed: {"fit": outcomes of the fit period as fitted,
+    "periods": calendar-year outcomes of the whole trajectory (when a target needs them)}."""
     i, theta = arg
     seed = replicate_seed(targets.seed, i, point=PREDICT_STREAM)
     ov = tuple(theta.items())
-    return {p: run_spec(RunSpec(fit_scenario(targets, p), seed, ov, keys)) for p in periods}
+    out = {"fit": run_spec(RunSpec(fit_scenario(targets), seed, ov, keys))}
+    if trajectory:
+        out["periods"] = run_spec(RunSpec(trajectory_scenario(targets), seed, ov, ("residents",), (_year_periods,)))["_year_periods"]
+    return out
 
 
-def _model_value(t: Target, runs: dict) -> float:
-    y = runs[t.period][t.outcome]
+def _model_value(targets: Targets, t: Target, runs: dict) -> float:
+    if not _uses_trajectory(targets, t):
+        return float(runs["fit"][t.outcome])
+    per = runs["periods"]
+    y = per.get(t.period, {}).get(t.outcome, math.nan)
     if t.change is None:
         return float(y)
-    base = runs[t.change_from][t.outcome]
+    base = per.get(t.change_from, {}).get(t.outcome, math.nan)
     return float(y / base - 1.0) if t.change == "relative" else float(y - base)
 
 
@@ -140,13 +158,13 @@ def predictive(targets: Targets, post, draws: int, runner: Runner, figures) -> d
     rng = np.random.default_rng(np.random.SeedSequence(targets.seed, spawn_key=(PREDICT_STREAM,)))
     idx = rng.choice(len(post), size=draws, replace=True, p=post["weight"].to_numpy(float))
     thetas = [(i, {k: float(post[k].iloc[j]) for k in params}) for i, j in enumerate(idx)]
-    keys = tuple(dict.fromkeys(t.outcome for t in targets.targets))
-    periods = _periods_needed(targets)
-    runs = runner.map_function(functools.partial(_draw_runs, targets, keys, periods), thetas)
+    keys = tuple(dict.fromkeys(t.outcome for t in targets.targets if not _uses_trajectory(targets, t)))
+    trajectory = any(_uses_trajectory(targets, t) for t in targets.targets)
+    runs = runner.map_function(functools.partial(_draw_runs, targets, keys, trajectory), thetas)
     # ---- predictions first, from the model alone
     records: dict[str, dict] = {}
     for t in targets.targets:
-        y = np.array([_model_value(t, r) for r in runs], float)
+        y = np.array([_model_value(targets, t, r) for r in runs], float)
         ok = y[np.isfinite(y)]
         # NOISE_DRAWS observation errors per model draw: the interval's Monte Carlo error is the model draws'
         noisy = np.concatenate([v + rng.normal(0.0, _obs_sd(t, v), NOISE_DRAWS) for v in ok]) if len(ok) else ok
@@ -169,8 +187,9 @@ def predictive(targets: Targets, post, draws: int, runner: Runner, figures) -> d
             r["reported"] = rep
             r["inside"] = bool(r["interval"][0] <= rep <= r["interval"][1])
     return {"draws": draws, "seed_stream": f"replicate_seed({targets.seed}, i, point={PREDICT_STREAM})",
-            "periods_run": periods, "interval": "95 % (2.5–97.5 percentiles), model draws + observation error + discrepancy",
-            "targets": records, "runs": len(runs) * len(periods)}
+            "runs_per_draw": ["fit period " + targets.fit_period] + (["whole trajectory (calendar years)"] if trajectory else []),
+            "interval": "95 % (2.5–97.5 percentiles), model draws + observation error + discrepancy",
+            "targets": records, "runs": len(runs) * (1 + trajectory)}
 
 
 def write_predictive(pred: dict, out: Path) -> None:

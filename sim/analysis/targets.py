@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..catalogue import OUTCOMES
+from ..catalogue import OUTCOMES, PERIODIC
 from ..scenario import Scenario, ScenarioError, bounds, is_assumption, leaves, load_scenario, param_source, plausible, suggest
 
 RUN = "run"
@@ -363,6 +363,12 @@ def parse_targets(raw: Any, path: str, figures=None, text: str = "") -> Targets:
         raise TargetsError(f"{path}: fitted targets span periods {sorted(periods)}; allowed: one fitted period")
     if any(t.change for t in fitted):
         raise TargetsError(f"{path}: target {next(t.id for t in fitted if t.change)!r}: a change may only be held out")
+    fit_period = fitted[0].period
+    for t in targets:
+        if (t.change is not None or t.period != fit_period) and t.outcome not in PERIODIC:
+            raise TargetsError(f"{path}: target {t.id!r}: outside the fitted period ({fit_period}) it is read from the "
+                               f"calendar years of one whole run, and {t.outcome!r} has no per-period value; "
+                               f"allowed: {', '.join(sorted(PERIODIC))}")
     if not spec.parameters:
         raise TargetsError(f"{path}: parameters: name at least one assumed parameter to fit")
     params = tuple(_param(k, v, scenario, f"{path}: parameter {k!r}") for k, v in spec.parameters.items())

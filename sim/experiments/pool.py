@@ -265,14 +265,22 @@ class Runner:
         self.run_seconds += sum(r.get("_seconds", 0.0) for r in results)
         return results
 
-    def map_function(self, fn: Callable[[Any], Any], args: Sequence[Any]) -> list[Any]:
+    def map_function(self, fn: Callable[[Any], Any], args: Sequence[Any],
+                     on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
         """`[fn(a) for a in args]`, in order, on the same backend as `map` (for callers whose unit
         of work is not one `RunSpec`, e.g. an ABC particle running several replicates).  `fn`
-        must be picklable (a module-level function or a `functools.partial` of one)."""
+        must be picklable (a module-level function or a `functools.partial` of one).
+        `on_result(i, result)` is called as each result is collected, in order (progress)."""
         args = list(args)
         if (self.workers == 1 and not self.dask) or len(args) <= 1:
-            return [fn(a) for a in args]
-        if self._pool is None:
-            self._pool = backend(self.workers, self.dask)
-        futs = [self._pool.submit(fn, a) for a in args]
-        return [f.result() for f in futs]
+            futs = None
+        else:
+            if self._pool is None:
+                self._pool = backend(self.workers, self.dask)
+            futs = [self._pool.submit(fn, a) for a in args]
+        out = []
+        for i, a in enumerate(args):
+            out.append(fn(a) if futs is None else futs[i].result())
+            if on_result is not None:
+                on_result(i, out[-1])
+        return out

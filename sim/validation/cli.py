@@ -132,6 +132,6 @@ def add_commands(sub) -> None:
                         "already in --out, each marked with when and with which model code it was computed")
     v.add_argument("--calibration", metavar="DIR", default=None,
                    help="the posterior the report shows (a `gridsim calibrate TARGETS.yaml` directory; "
-                        "default out/calibration/guigang_2015)")
+                        "default docs/calibration/guigang_2015, the published fit)")
     v.add_argument("--quiet", action="store_true", help="no progress lines")
     v.set_defaults(func=cmd_validate)

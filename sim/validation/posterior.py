@@ -17,8 +17,8 @@ from pathlib import Path
 
 from ..scenario import ROOT
 
-#: where `gridsim calibrate targets/guigang_2015.yaml` writes by default
-DEFAULT_DIR = ROOT / "out" / "calibration" / "guigang_2015"
+#: the published fit (`make calibration`: `gridsim calibrate targets/guigang_2015.yaml`, then copied here)
+DEFAULT_DIR = ROOT / "docs" / "calibration" / "guigang_2015"
 FIGURES = ("marginals.png", "pairs.png", "generations.png", "predictive.png")
 
 
