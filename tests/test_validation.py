@@ -330,9 +330,11 @@ def test_the_report_shows_a_calibrations_posterior_and_its_held_out_check(tiny_v
     text = (again / "REPORT.md").read_text(encoding="utf-8")
     assert "## Calibration: the posterior" in text and "**61.0 of 100** (61%)" in text
     assert "| guigang_2016_safety | 2016 | **held out** | 84.00 % | 81.00 % – 87.00 % | 89.62 % | **no** |" in text
-    # the Guigang section's own held-out record, in the shape the calibration's uses
-    g16 = res["guigang_2016"]
-    assert g16["fitted"] is False and g16["reported"] == pytest.approx(0.8962) and len(g16["interval"]) == 2
+    # validation.json's guigang_2016 is the posterior's prediction; the point fit's is kept beside it
+    g16, point = res["guigang_2016"], res["guigang_2016_point_fit"]
+    assert g16["method"].startswith("ABC-SMC posterior") and g16["predicted"] == pytest.approx(0.84)
+    assert g16["fitted"] is False and g16["reported"] == pytest.approx(0.8962) and g16["inside"] is False
+    assert point["fitted"] is False and point["reported"] == pytest.approx(0.8962) and len(point["interval"]) == 2
 
 
 def test_a_posterior_from_other_model_code_is_flagged(tmp_path):

@@ -51,6 +51,18 @@ def calibration_check(directory: Path | None, out: Path | None = None) -> dict:
     }
 
 
+def posterior_held_out(calibration: dict | None, key: str = "guigang_2016_safety") -> dict | None:
+    """The posterior's prediction of the held-out Guigang 2016 level, in `held_out_record`'s shape;
+    None without a calibration, without that target, or from other model code (flagged, not used)."""
+    c = calibration or {}
+    h = c.get("held_out", {}).get(key)
+    if h is None or not c.get("same_model_code"):
+        return None
+    return {"predicted": h["predicted"], "interval": h["interval"], "reported": h["reported"], "fitted": False,
+            "inside": bool(h["inside"]), "method": f"ABC-SMC posterior ({c['directory']}), "
+            f"{c.get('predictive_draws')} draws, whole trajectory, 95 % predictive interval"}
+
+
 def held_out_record(guigang: dict) -> dict:
     """`guigang_2016: {predicted, interval, reported, fitted: false}` from the Guigang section."""
     p, lv = guigang["prediction"], guigang["comparison"]["level"]
