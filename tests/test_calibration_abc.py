@@ -377,3 +377,22 @@ def test_map_function_reports_each_result_in_order(workers):
     with Runner(workers) as r:
         out = r.map_function(_square, range(6), on_result=lambda i, v: seen.append((i, v)))
     assert out == [0, 1, 4, 9, 16, 25] and seen == list(enumerate(out))
+
+
+def test_the_predictive_settings_do_not_make_another_fit():
+    """More draws or a larger scale for the predictive check keep the fit's identity (its directory
+    resumes); a changed target value does not."""
+    base = targets_dict({"survey_expected_share_safe": 0.8, "trust_mean": 0.6})
+    cfg = {"particles": 8}
+
+    def digest(d):
+        import yaml
+
+        t = parse_targets(d, "targets/x.yaml", FIGS.masked(), text=yaml.safe_dump(d))
+        return abcmod.digests(t, cfg)["targets file"]
+
+    more = json.loads(json.dumps(base))
+    more["settings"].update(predictive_draws=200, predictive_scale=0.1)
+    other = json.loads(json.dumps(base))
+    other["targets"][0]["value"] = 0.81
+    assert digest(more) == digest(base) != digest(other)

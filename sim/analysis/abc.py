@@ -307,13 +307,34 @@ def next_temperature(loglik: np.ndarray, weights: np.ndarray, t_prev: float, ess
 
 
 # --------------------------------------------------------------------------- digests, state
+#: settings that only the predictive check reads: changing them does not make another fit
+PREDICTIVE_ONLY = ("predictive_draws", "predictive_scale")
+
+
+def fit_inputs(text: str) -> Any:
+    """The targets file as the fit sees it: parsed, without the predictive check's settings, so
+    a fit can be checked again (more draws, a larger scale) without being refused as another."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if not isinstance(raw, dict):
+        return text
+    for sec in ("settings", "quick"):
+        if isinstance(raw.get(sec), dict):
+            raw[sec] = {k: v for k, v in raw[sec].items() if k not in PREDICTIVE_ONLY}
+    return raw
+
+
 def digests(targets: Targets, settings: dict[str, Any]) -> dict[str, str]:
     from ..experiments.runner import code_digest
 
     def h(obj) -> str:
         return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    return {"targets file": h(targets.text), "scenario": h(targets.scenario.flat()), "settings": h(settings),
+    return {"targets file": h(fit_inputs(targets.text)), "scenario": h(targets.scenario.flat()), "settings": h(settings),
             "model code": code_digest()[:16], "engine": h(ENGINE)}       # the code this process loaded (computed once)
 
 

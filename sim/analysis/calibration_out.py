@@ -108,9 +108,9 @@ def _uses_trajectory(targets: Targets, t: Target) -> bool:
     return t.change is not None or t.period != targets.fit_period
 
 
-def trajectory_scenario(targets: Targets):
-    """The targets' scenario whole (every dated change), at the fit scale."""
-    return targets.scenario.with_overrides({"scale": targets.scale}, f"{targets.path} (whole trajectory)")
+def trajectory_scenario(targets: Targets, scale: float | None = None):
+    """The targets' scenario whole (every dated change), at `scale` (default: the fit's)."""
+    return targets.scenario.with_overrides({"scale": scale or targets.scale}, f"{targets.path} (whole trajectory)")
 
 
 def _year_periods(model) -> dict[str, dict]:
@@ -120,7 +120,7 @@ def _year_periods(model) -> dict[str, dict]:
     return periods(model, ("year",))
 
 
-def _draw_runs(targets: Targets, keys: tuple[str, ...], trajectory: bool, arg: tuple[int, dict]) -> dict:
+def _draw_runs(targets: Targets, keys: tuple[str, ...], trajectory: float | None, arg: tuple[int, dict]) -> dict:
     """One posterior draw, one new seed: {"fit": outcomes of the fit period as fitted,
     "periods": calendar-year outcomes of the whole trajectory (when a target needs them)}."""
     i, theta = arg
@@ -128,7 +128,8 @@ def _draw_runs(targets: Targets, keys: tuple[str, ...], trajectory: bool, arg: t
     ov = tuple(theta.items())
     out = {"fit": run_spec(RunSpec(fit_scenario(targets), seed, ov, keys))}
     if trajectory:
-        out["periods"] = run_spec(RunSpec(trajectory_scenario(targets), seed, ov, ("residents",), (_year_periods,)))["_year_periods"]
+        traj = trajectory_scenario(targets, trajectory)
+        out["periods"] = run_spec(RunSpec(traj, seed, ov, ("residents",), (_year_periods,)))["_year_periods"]
     return out
 
 
@@ -152,15 +153,15 @@ def _obs_sd(t: Target, y: float) -> float:
     return math.sqrt(sd ** 2 + t.discrepancy_sd ** 2)
 
 
-def predictive(targets: Targets, post, draws: int, runner: Runner, figures) -> dict:
+def predictive(targets: Targets, post, draws: int, runner: Runner, figures, scale: float | None = None) -> dict:
     """Posterior-predictive check of every target; held-out values are read only at the end."""
     params = [p.key for p in targets.params]
     rng = np.random.default_rng(np.random.SeedSequence(targets.seed, spawn_key=(PREDICT_STREAM,)))
     idx = rng.choice(len(post), size=draws, replace=True, p=post["weight"].to_numpy(float))
     thetas = [(i, {k: float(post[k].iloc[j]) for k in params}) for i, j in enumerate(idx)]
     keys = tuple(dict.fromkeys(t.outcome for t in targets.targets if not _uses_trajectory(targets, t)))
-    trajectory = any(_uses_trajectory(targets, t) for t in targets.targets)
-    runs = runner.map_function(functools.partial(_draw_runs, targets, keys, trajectory), thetas)
+    traj_scale = (scale or targets.scale) if any(_uses_trajectory(targets, t) for t in targets.targets) else None
+    runs = runner.map_function(functools.partial(_draw_runs, targets, keys, traj_scale), thetas)
     # ---- predictions first, from the model alone
     records: dict[str, dict] = {}
     for t in targets.targets:
@@ -187,9 +188,10 @@ def predictive(targets: Targets, post, draws: int, runner: Runner, figures) -> d
             r["reported"] = rep
             r["inside"] = bool(r["interval"][0] <= rep <= r["interval"][1])
     return {"draws": draws, "seed_stream": f"replicate_seed({targets.seed}, i, point={PREDICT_STREAM})",
-            "runs_per_draw": ["fit period " + targets.fit_period] + (["whole trajectory (calendar years)"] if trajectory else []),
+            "runs_per_draw": [f"fit period {targets.fit_period} at scale {targets.scale:g}"]
+            + ([f"whole trajectory (calendar years) at scale {traj_scale:g}"] if traj_scale else []),
             "interval": "95 % (2.5–97.5 percentiles), model draws + observation error + discrepancy",
-            "targets": records, "runs": len(runs) * (1 + trajectory)}
+            "targets": records, "runs": len(runs) * (1 + bool(traj_scale))}
 
 
 def write_predictive(pred: dict, out: Path) -> None:
@@ -244,7 +246,7 @@ def calibrate_targets(targets: Targets, out: Path, settings, runner: Runner, fig
     if predict:
         say(f"posterior predictive: {settings.predictive_draws} draws, new seeds")
         t0 = time.perf_counter()
-        pred = predictive(targets, post, settings.predictive_draws, runner, figures)
+        pred = predictive(targets, post, settings.predictive_draws, runner, figures, settings.predictive_scale)
         pred["seconds"] = time.perf_counter() - t0
         write_predictive(pred, out)
         record["held_out"] = held_out_records(pred)

@@ -23,6 +23,26 @@ def _short(key: str) -> str:
     return key.split(".", 1)[-1] if len(key) > 26 else key
 
 
+def _unit(key: str) -> str:
+    from ..scenario.params import schema_extra
+
+    return schema_extra(key, "unit")
+
+
+def _target_axis(r: dict) -> tuple[float, str]:
+    """(factor, x-axis label) of a predictive panel: shares and relative changes in %, a share's
+    difference in points, everything else in its catalogue unit."""
+    from ..catalogue import OUTCOMES
+
+    o = OUTCOMES.get(r["outcome"])
+    unit = o.unit if o is not None else ""
+    if r.get("change") == "relative":
+        return 100.0, f"% change on {r.get('change_from')}"
+    if r.get("change") == "difference":
+        return (100.0, f"points of % on {r.get('change_from')}") if unit == "share" else (1.0, f"{unit}, change")
+    return (100.0, "%") if unit == "share" else (1.0, unit)
+
+
 def plot_all(out: Path, post, record: dict, pred: dict | None) -> list[str]:
     import matplotlib
 
@@ -43,6 +63,8 @@ def plot_all(out: Path, post, record: dict, pred: dict | None) -> list[str]:
         ax.axhline(1.0 / (hi - lo), color="k", ls="--", lw=1, label="prior")
         ax.axvline(record["parameters"][k]["default"], color="C3", lw=1, label="default")
         ax.set_title(_short(k), fontsize=8)
+        ax.set_xlabel(_unit(k), fontsize=7)
+        ax.set_ylabel("density (per unit)", fontsize=7)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
@@ -68,10 +90,14 @@ def plot_all(out: Path, post, record: dict, pred: dict | None) -> list[str]:
                 ax.set_xlim(*record["parameters"][kj]["prior"])
                 ax.set_ylim(*record["parameters"][ki]["prior"])
             if i == n - 1:
-                ax.set_xlabel(_short(kj), fontsize=6, rotation=30)
+                lo, hi = record["parameters"][kj]["prior"]
+                ax.set_xlabel(f"{_short(kj)}\n{lo:g} – {hi:g}", fontsize=6, rotation=30)
             if j == 0:
-                ax.set_ylabel(_short(ki), fontsize=6, rotation=0, ha="right")
-    fig.suptitle("posterior pairs (axes span the prior)", fontsize=9)
+                lo, hi = record["parameters"][ki]["prior"]
+                ax.set_ylabel(f"{_short(ki)}\n{lo:g} – {hi:g}", fontsize=6, rotation=0, ha="right")
+    fig.suptitle("posterior pairs: each axis spans its parameter's prior (range under the name); "
+                 "marker area ∝ particle weight", fontsize=9, y=0.99)
+    fig.subplots_adjust(top=0.96)
     _save(fig, out / "pairs.png")
     plt.close(fig)
     written.append("pairs.png")
@@ -81,10 +107,15 @@ def plot_all(out: Path, post, record: dict, pred: dict | None) -> list[str]:
     ts = [r["t"] for r in g]
     ax[0].plot(ts, [r["ess"] for r in g], "o-")
     ax[0].set_title("effective sample size", fontsize=9)
-    ax[1].plot(ts, [r["acceptance_rate"] for r in g], "o-")
+    ax[0].set_ylabel(f"particles (of {g[0]['accepted'] if g else '?'})")
+    ax[0].set_ylim(0, None)
+    ax[1].plot(ts, [100 * r["acceptance_rate"] for r in g], "o-")
     ax[1].set_title("acceptance rate", fontsize=9)
+    ax[1].set_ylabel("% of evaluations accepted")
+    ax[1].set_ylim(0, None)
     ax[2].semilogy(ts, [r["temperature"] for r in g], "o-")
     ax[2].set_title("temperature (1 = posterior)", fontsize=9)
+    ax[2].set_ylabel("T (log scale)")
     for a in ax:
         a.set_xlabel("generation t")
     fig.tight_layout()
@@ -94,22 +125,24 @@ def plot_all(out: Path, post, record: dict, pred: dict | None) -> list[str]:
     # ---- predictive
     if pred is not None:
         items = list(pred["targets"].items())
-        fig, axes = plt.subplots(len(items), 1, figsize=(7, 0.75 * len(items) + 0.8), squeeze=False)
+        fig, axes = plt.subplots(len(items), 1, figsize=(7, 0.95 * len(items) + 0.8), squeeze=False)
         for ax, (tid, r) in zip(axes[:, 0], items):
-            lo, hi = r["interval"]
-            mlo, mhi = r["model_interval"]
+            f, label = _target_axis(r)
+            lo, hi = (f * v for v in r["interval"])
+            mlo, mhi = (f * v for v in r["model_interval"])
             ax.plot([lo, hi], [0, 0], color="C0" if r["fitted"] else "C1", lw=6, alpha=0.4, solid_capstyle="butt")
             ax.plot([mlo, mhi], [0, 0], color="C0" if r["fitted"] else "C1", lw=2)
-            ax.plot([r["predicted"]], [0], "o", color="k", ms=4)
+            ax.plot([f * r["predicted"]], [0], "o", color="k", ms=4)
             rep = r["reported"]
             if isinstance(rep, list):
-                ax.axvspan(rep[0], rep[1], color="0.85", zorder=0)
+                ax.axvspan(f * rep[0], f * rep[1], color="0.85", zorder=0)
             else:
-                ax.plot([rep], [0], "D", color="C3", ms=6)
+                ax.plot([f * rep], [0], "D", color="C3", ms=6)
+            ax.set_xlabel(label, fontsize=7, labelpad=1)
             ax.set_yticks([])
             ax.set_ylabel(("" if r["fitted"] else "HELD OUT\n") + tid, rotation=0, ha="right", fontsize=7)
             ax.tick_params(labelsize=7)
-        axes[0, 0].set_title("posterior predictive: 95 % (thick, with observation error), model only (thin); "
+        axes[0, 0].set_title("posterior predictive: median ●, 95 % with observation error (thick), model only (thin); "
                              "reported ◆ or band (grey)", fontsize=8)
         fig.tight_layout()
         _save(fig, out / "predictive.png")

@@ -89,6 +89,9 @@ class Settings(BaseModel):
     generations: Annotated[int, Field(ge=1, le=100)] = 6
     replicates: Annotated[int, Field(ge=1, le=1000)] = 2
     predictive_draws: Annotated[int, Field(ge=10, le=100_000)] = 60
+    #: scale of the predictive check's whole-trajectory runs (None: the fit's).  Counts of a year
+    #: are small at the fit's scale, so changes between years are read at a larger one.
+    predictive_scale: Annotated[float, Field(gt=0, le=1)] | None = None
     acceptance: Annotated[float, Field(gt=0, lt=1)] = 0.3
 
 

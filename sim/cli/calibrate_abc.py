@@ -37,6 +37,13 @@ def cmd_calibrate_targets(args) -> int:
     check_memory(side * (memory_estimate(run) + (BYTES_PER_PROCESS if side > 1 else 0)),
                  f"{args.scenario}: calibration ({side} runs at a time of {run.residents:,} residents × "
                  f"{run.total_days:,} days)", "lower scale: in the targets file, or --workers")
+    if settings.predictive_scale:
+        from ..analysis.calibration_out import trajectory_scenario
+
+        traj = trajectory_scenario(targets, settings.predictive_scale)
+        check_memory(side * (memory_estimate(traj) + (BYTES_PER_PROCESS if side > 1 else 0)),
+                     f"{args.scenario}: predictive check ({side} runs at a time of {traj.residents:,} residents × "
+                     f"{traj.total_days:,} days)", "lower settings.predictive_scale, or --workers")
     say = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     if args.quiet:
         import logging
