@@ -94,6 +94,10 @@ calibration: $(STAMP)    ## fit targets/guigang_2015.yaml (ABC-SMC, ~30-40 min o
 POSTERIOR ?= docs/calibration/guigang_2015
 POST_REPS ?= 40
 POST_EXPS := grid_size fulltime_ratio cameras
+# what `figures-posterior` writes into docs/figures/ (stamped: tests/test_figures_stamp.py)
+POST_FILES := $(addprefix docs/figures/,grid_size_curves_posterior.png fulltime_ratio_curves_posterior.png \
+                cameras_curves_posterior.png grid_size_paired_posterior.png fulltime_ratio_paired_posterior.png \
+                cameras_paired_posterior.png cost_per_point_posterior.md cost_per_point_posterior.csv)
 
 figures-posterior: $(STAMP)  ## the one-lever sweeps over $(POSTERIOR), their plots, the cost table with 90 % intervals
 	@test -f $(POSTERIOR)/posterior.parquet || { echo "make: no $(POSTERIOR)/posterior.parquet: run gridsim calibrate first, or give POSTERIOR=DIR"; exit 2; }
@@ -107,3 +111,7 @@ figures-posterior: $(STAMP)  ## the one-lever sweeps over $(POSTERIOR), their pl
 	cp out/sweeps-posterior/grid_size/plots/paired_residents_per_grid.png docs/figures/grid_size_paired_posterior.png
 	cp out/sweeps-posterior/fulltime_ratio/plots/paired_fulltime_ratio.png docs/figures/fulltime_ratio_paired_posterior.png
 	cp out/sweeps-posterior/cameras/plots/paired_camera_coverage.png docs/figures/cameras_paired_posterior.png
+	cp out/sweeps-posterior/fulltime_ratio/plots/curves_fulltime_ratio.png docs/figures/fulltime_ratio_curves_posterior.png
+	cp out/sweeps-posterior/cameras/plots/curves_camera_coverage.png docs/figures/cameras_curves_posterior.png
+	$(PY) -m sim.experiments.stamp docs/figures/MODEL_CODE_POSTERIOR.json $(addprefix out/sweeps-posterior/,$(POST_EXPS)) \
+	  --command "make figures-posterior POSTERIOR=$(POSTERIOR) POST_REPS=$(POST_REPS) FIG_SCALE=$(FIG_SCALE) FIG_DAYS=$(FIG_DAYS)" --files $(POST_FILES)

@@ -18,21 +18,29 @@ ROOT = Path(__file__).resolve().parents[1]
 STAMP = ROOT / "docs" / "figures" / "MODEL_CODE.json"
 
 
-def test_docs_figures_come_from_the_current_model_code():
-    """Fails after any change to the model's code until `make figures` is run again."""
-    problems = check_stamp(STAMP, ROOT)
+@pytest.mark.parametrize("stamp", [STAMP, STAMP.with_name("MODEL_CODE_POSTERIOR.json")])
+def test_docs_figures_come_from_the_current_model_code(stamp):
+    """Fails after any change to the model's code until `make figures` (and `make figures-posterior`)
+    is run again."""
+    problems = check_stamp(stamp, ROOT)
     assert not problems, "\n".join(problems)
 
 
-def test_the_makefile_stamps_every_figure_it_copies():
+@pytest.mark.parametrize("target, sweeps, files, stamp", [
+    ("figures", "out/sweeps/", "FIG_FILES", "MODEL_CODE.json"),
+    ("figures-posterior", "out/sweeps-posterior/", "POST_FILES", "MODEL_CODE_POSTERIOR.json")])
+def test_the_makefile_stamps_every_figure_it_copies(target, sweeps, files, stamp):
     text = (ROOT / "Makefile").read_text()
-    figures = text[text.index("\nfigures:"):text.index("\n\n", text.index("\nfigures:"))]
-    copied = {line.split()[-1] for line in figures.splitlines() if line.strip().startswith("cp out/sweeps/")}
+    start = text.index(f"\n{target}:")
+    end = text.find("\n\n", start)
+    figures = text[start:end if end > 0 else len(text)]
+    copied = {line.split()[-1] for line in figures.splitlines() if line.strip().startswith(f"cp {sweeps}")}
     copied |= set(re.findall(r"--(?:out|csv) (docs/figures/\S+)", figures))       # tables written there
-    block = text[text.index("FIG_FILES :="):text.index("\n\n", text.index("FIG_FILES :="))]
+    block = text[text.index(f"{files} :="):text.index("\n\n", text.index(f"{files} :="))]
+    block = block.split("\n#")[0]
     stamped = {f"docs/figures/{name}" for name in re.findall(r"\w+\.(?:png|csv|md)", block)}
     assert copied and copied == stamped
-    assert "-m sim.experiments.stamp docs/figures/MODEL_CODE.json" in text
+    assert f"-m sim.experiments.stamp docs/figures/{stamp}" in figures
 
 
 def _store(tmp_path: Path, name: str, code: dict[str, str]) -> Path:
