@@ -104,11 +104,11 @@ def cmd_validate(args) -> int:
     res = run_validation(out, settings, workers=args.workers, say=say, sections=parse_sections(args.sections),
                          calibration=Path(args.calibration) if args.calibration else None)
     print(f"validation ({settings.name}): {res['runs']:,} runs, {res['wall_minutes']:.1f} min → {out}/REPORT.md")
-    g = res.get("guigang")
-    if g:
-        p, c = g["prediction"], g["comparison"]["level"]
-        print(f"  Guigang, held out: predicted {pct(p['predicted'], 2)} [{pct(p['interval'][0], 2)}, "
-              f"{pct(p['interval'][1], 2)}], reported {pct(c['reported'], 2)}")
+    for key, how in (("guigang_2016_point_fit", "point fit"), ("guigang_2016", "posterior")):
+        g = res.get(key)
+        if g and (key == "guigang_2016_point_fit" or g.get("method", "").startswith("ABC")):
+            print(f"  Guigang 2016, held out ({how}): predicted {pct(g['predicted'], 2)} [{pct(g['interval'][0], 2)}, "
+                  f"{pct(g['interval'][1], 2)}], reported {pct(g['reported'], 2)}")
     if args.docs:
         publish(out, res)
         print(f"published to {DOCS_PAGE.relative_to(ROOT)} and {DOCS_DIR.relative_to(ROOT)}/")
