@@ -380,8 +380,8 @@ def test_map_function_reports_each_result_in_order(workers):
 
 
 def test_the_predictive_settings_do_not_make_another_fit():
-    """More draws or a larger scale for the predictive check keep the fit's identity (its directory
-    resumes); a changed target value does not."""
+    """More draws or a larger scale for the predictive check, or other --quick sizes, keep the fit's
+    identity (its directory resumes); a changed target value, or a target left out, does not."""
     base = targets_dict({"survey_expected_share_safe": 0.8, "trust_mean": 0.6})
     cfg = {"particles": 8}
 
@@ -393,6 +393,10 @@ def test_the_predictive_settings_do_not_make_another_fit():
 
     more = json.loads(json.dumps(base))
     more["settings"].update(predictive_draws=200, predictive_scale=0.1)
+    more["quick"] = {"particles": 6}
     other = json.loads(json.dumps(base))
     other["targets"][0]["value"] = 0.81
     assert digest(more) == digest(base) != digest(other)
+    t = parse_targets(base, "targets/x.yaml", FIGS.masked(), text="x: 1")
+    left_out = t.model_copy(update={"targets": t.targets[1:]})
+    assert abcmod.digests(left_out, cfg)["targets file"] != abcmod.digests(t, cfg)["targets file"]

@@ -307,13 +307,15 @@ def next_temperature(loglik: np.ndarray, weights: np.ndarray, t_prev: float, ess
 
 
 # --------------------------------------------------------------------------- digests, state
-#: settings that only the predictive check reads: changing them does not make another fit
-PREDICTIVE_ONLY = ("predictive_draws", "predictive_scale")
+#: blocks of a targets file that are not inputs of the fit: run sizes are digested apart (the
+#: `settings` digest of the sizes actually used), and the predictive check, --quick and
+#: --loo sizes do not change what a full fit computes
+NOT_FIT_INPUTS = ("settings", "quick", "loo")
 
 
 def fit_inputs(text: str) -> Any:
-    """The targets file as the fit sees it: parsed, without the predictive check's settings, so
-    a fit can be checked again (more draws, a larger scale) without being refused as another."""
+    """The targets file as the fit sees it: parsed, without comments and run sizes, so a fit is
+    not refused as another after a comment, a --quick size or a predictive setting changed."""
     import yaml
 
     try:
@@ -322,10 +324,7 @@ def fit_inputs(text: str) -> Any:
         return text
     if not isinstance(raw, dict):
         return text
-    for sec in ("settings", "quick"):
-        if isinstance(raw.get(sec), dict):
-            raw[sec] = {k: v for k, v in raw[sec].items() if k not in PREDICTIVE_ONLY}
-    return raw
+    return {k: v for k, v in raw.items() if k not in NOT_FIT_INPUTS}
 
 
 def digests(targets: Targets, settings: dict[str, Any]) -> dict[str, str]:
@@ -334,7 +333,8 @@ def digests(targets: Targets, settings: dict[str, Any]) -> dict[str, str]:
     def h(obj) -> str:
         return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    return {"targets file": h(fit_inputs(targets.text)), "scenario": h(targets.scenario.flat()), "settings": h(settings),
+    fit = {"file": fit_inputs(targets.text), "fitted": [t.id for t in targets.fitted]}   # a leave-one-out refit is another fit
+    return {"targets file": h(fit), "scenario": h(targets.scenario.flat()), "settings": h(settings),
             "model code": code_digest()[:16], "engine": h(ENGINE)}       # the code this process loaded (computed once)
 
 

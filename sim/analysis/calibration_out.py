@@ -269,7 +269,7 @@ def leave_one_out(targets: Targets, out: Path, settings, runner: Runner, say=lam
     res = {}
     for left in targets.fitted:
         rest = tuple(t for t in targets.targets if t.id != left.id and not t.held_out)
-        sub = targets.model_copy(update={"targets": rest, "text": targets.text + f"\n# loo: {left.id}"})
+        sub = targets.model_copy(update={"targets": rest})      # its digest names the targets it fits
         d = out / "loo" / left.id
         d.mkdir(parents=True, exist_ok=True)
         say(f"leave-one-out: without {left.id}")

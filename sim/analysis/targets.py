@@ -103,6 +103,7 @@ class TargetsFile(BaseModel):
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 20261203
     settings: Settings = Settings()
     quick: dict[str, Any] = {}
+    loo: dict[str, Any] = {}           # sizes of the leave-one-out refits (default: quick's)
     overrides: dict[str, Any] = {}
     targets: list[TargetSpec]
     parameters: dict[str, ParamSpec | None]
@@ -162,6 +163,7 @@ class Targets(BaseModel):
     targets: tuple[Target, ...]
     params: tuple[Param, ...]
     text: str                          # the file as read (its digest ties a results directory to it)
+    loo: Settings | None = None        # the leave-one-out refits' sizes (None: --quick's)
 
     @property
     def fitted(self) -> list[Target]:
@@ -342,11 +344,14 @@ def parse_targets(raw: Any, path: str, figures=None, text: str = "") -> Targets:
         spec = TargetsFile.model_validate(raw)
     except ValidationError as exc:
         raise TargetsError(f"{path}: {_one_line(exc)}") from None
-    if spec.quick:
-        try:
-            Settings.model_validate({**spec.settings.model_dump(), **spec.quick})
-        except ValidationError as exc:
-            raise TargetsError(f"{path}: quick.{_one_line(exc)}") from None
+    loo = None
+    for name, block in (("quick", spec.quick), ("loo", spec.loo)):
+        if block:
+            try:
+                checked = Settings.model_validate({**spec.settings.model_dump(), **block})
+            except ValidationError as exc:
+                raise TargetsError(f"{path}: {name}.{_one_line(exc)}") from None
+            loo = checked if name == "loo" else loo
     base = Path(path).parent
     spath = (base / spec.scenario) if not Path(spec.scenario).is_absolute() else Path(spec.scenario)
     try:
@@ -377,7 +382,8 @@ def parse_targets(raw: Any, path: str, figures=None, text: str = "") -> Targets:
     params = tuple(_param(k, v, scenario, f"{path}: parameter {k!r}") for k, v in spec.parameters.items())
     scale = spec.scale if spec.scale is not None else scenario.scale
     return Targets(path=str(path), name=spec.name or Path(path).stem, scenario_path=str(spath), scenario=scenario,
-                   scale=float(scale), seed=spec.seed, settings=spec.settings, targets=targets, params=params, text=text)
+                   scale=float(scale), seed=spec.seed, settings=spec.settings, targets=targets, params=params, text=text,
+                   loo=loo)
 
 
 def quick_settings(targets: Targets, raw_quick: dict | None = None) -> Settings:

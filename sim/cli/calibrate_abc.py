@@ -54,7 +54,7 @@ def cmd_calibrate_targets(args) -> int:
     with runner:
         rec = calibrate_targets(targets, out, settings, runner, figures, quick=args.quick, say=say)
         if args.loo:
-            loo = leave_one_out(targets, out, quick_settings(targets, quick_raw), runner, say=say)
+            loo = leave_one_out(targets, out, targets.loo or quick_settings(targets, quick_raw), runner, say=say)
     print(f"{targets.name}: {len(rec['generations'])} generations, {rec['evaluations']:,} evaluations × "
           f"{rec['replicates']} replicate(s), {rec['seconds']:.0f} s of fitting → {out}")
     for r in rec["posterior_summary"]:
