@@ -204,52 +204,15 @@ def make_sampler(runner: Runner, seed: int, say: Callable[[str], None] = lambda 
 #: broad in most of them; particles accepted between the bumps get weights prior/q up to e^(r²/2)
 #: and carry the population.  A wider kernel is smooth across the target.
 KERNEL_SCALING = 5.0
-#: share of proposals drawn from the prior itself (defensive importance sampling, Hesterberg 1995),
-#: which bounds every weight prior/q by 1/share.  Measured on the stand-in (experiments/
-#: calibration_kernel.py, docs/CALIBRATION.md): share 0.1 raised the final ESS from 25–33 to 40 of
-#: 48 but took 4× the evaluations (5,655 against 1,447–1,706): fewer effective draws per run, so off.
-DEFENSIVE = 0.0
 
 
-def make_transition(bounds: dict[str, tuple[float, float]] | None = None, scaling: float | None = None,
-                    defensive: float | None = None):
-    """The proposal: pyabc's MultivariateNormalTransition widened by `KERNEL_SCALING`, mixed with the
-    uniform prior box (share `DEFENSIVE`) when `bounds` are given."""
+def make_transition(scaling: float | None = None):
+    """The proposal: pyabc's MultivariateNormalTransition with its Silverman covariance widened by
+    `KERNEL_SCALING`.  A defensive prior share and a kernel on logit coordinates of the prior box
+    were measured against it and dropped (docs/CALIBRATION.md, "Why the weights collapsed")."""
     import pyabc
 
-    inner = pyabc.MultivariateNormalTransition(scaling=KERNEL_SCALING if scaling is None else scaling)
-    share = DEFENSIVE if defensive is None else defensive
-    return inner if bounds is None or share <= 0 else defensive_transition(bounds, inner, share)
-
-
-def defensive_transition(bounds: dict[str, tuple[float, float]], inner, share: float):
-    """q(θ) = share · U(box) + (1 − share) · kernel(θ): pyabc redraws proposals outside the box."""
-    import pandas as pd
-    from pyabc.parameters import Parameter
-    from pyabc.transition import Transition
-
-    lo = np.array([bounds[k][0] for k in bounds], float)
-    span = np.array([bounds[k][1] - bounds[k][0] for k in bounds], float)
-    density = float(1.0 / np.prod(span))
-
-    class DefensiveTransition(Transition):
-        def fit(self, X, w):
-            self.keys = list(bounds)
-            inner.fit(X[self.keys], w)
-
-        def rvs_single(self):
-            if np.random.uniform() < share:
-                return Parameter(dict(zip(self.keys, (lo + span * np.random.uniform(size=len(lo))).tolist(), strict=True)))
-            return inner.rvs_single()
-
-        def pdf(self, x):
-            arr = np.atleast_2d(np.array([float(x[k]) for k in self.keys]) if isinstance(x, dict | pd.Series)
-                                else x[self.keys].to_numpy(float))
-            box = np.all((arr >= lo) & (arr <= lo + span), axis=1) * density
-            q = share * box + (1 - share) * np.atleast_1d(inner.pdf(x))
-            return float(q[0]) if isinstance(x, dict | pd.Series) else q
-
-    return DefensiveTransition()
+    return pyabc.MultivariateNormalTransition(scaling=KERNEL_SCALING if scaling is None else scaling)
 
 
 # --------------------------------------------------------------------------- pilot and temperatures
@@ -382,8 +345,7 @@ ESS_STEP = 0.5
 #: where the T = 1 posterior is thin.  Steps of at most 2.5× keep each proposal near its target.
 MAX_COOLING = 2.5
 #: part of the resume digest: a directory fitted by another engine (proposal, tempering) is refused
-ENGINE = (f"mvn-kde scaling {KERNEL_SCALING:g}" + (f", defensive prior share {DEFENSIVE:g}" if DEFENSIVE else "")
-          + f"; tempering ess step {ESS_STEP:g}, cooling ≤ {MAX_COOLING:g}× per generation")
+ENGINE = f"mvn-kde scaling {KERNEL_SCALING:g}; tempering ess step {ESS_STEP:g}, cooling ≤ {MAX_COOLING:g}× per generation"
 
 
 def _schedule(history, state: dict, t: int, max_generations: int) -> tuple[float, float]:
@@ -440,7 +402,7 @@ def run_abc(targets: Targets, out: Path, settings, runner: Runner, say: Callable
         kernel.pdf_max = norm
         t_gen = time.perf_counter()
         abc = pyabc.ABCSMC(model, prior, kernel, population_size=settings.particles,
-                           transitions=make_transition({p.key: tuple(p.prior) for p in targets.params}),
+                           transitions=make_transition(),
                            sampler=make_sampler(runner, targets.seed, say),
                            acceptor=pyabc.StochasticAcceptor(pdf_norm_method=pdf_norm_from_kernel),
                            eps=pyabc.ListTemperature(values=temps))
